@@ -1,0 +1,163 @@
+"""The database half of the CPOM boundary: runtime roles, grants, row-level security, write audit.
+
+Everything here is applied by the schema editor (``mso_platform.db.backend``) as tables are
+created by ordinary migrations, so a fresh database gets the whole boundary from ``migrate``.
+"""
+
+from __future__ import annotations
+
+# Runtime roles. None of them can log in, own a table, or bypass RLS; the login/owner role is a
+# member of each so a request or task can ``SET LOCAL ROLE`` to the one its capacity allows.
+GATEWAY_ROLE = "mso_gateway"  # before a tenant is known: sessions, users, tenant and key lookup
+BUSINESS_ROLE = "mso_business"  # MSO capacities: no privilege at all on schema clinical
+CLINICAL_ROLE = "mso_clinical"  # PC capacities
+AUDITOR_ROLE = "mso_auditor"  # read-only, business data only
+RUNTIME_ROLES = (GATEWAY_ROLE, BUSINESS_ROLE, CLINICAL_ROLE, AUDITOR_ROLE)
+TENANT_ROLES = (BUSINESS_ROLE, CLINICAL_ROLE, AUDITOR_ROLE)
+
+RW = "SELECT, INSERT, UPDATE, DELETE"
+RO = "SELECT"
+
+# Privileges per domain schema. Absence is the point: BUSINESS_ROLE gets nothing on "clinical".
+SCHEMA_GRANTS: dict[str, dict[str, str]] = {
+    "management": {BUSINESS_ROLE: RW, CLINICAL_ROLE: RO, AUDITOR_ROLE: RO},
+    "clinical": {CLINICAL_ROLE: RW},
+    "compliance": {BUSINESS_ROLE: RW, CLINICAL_ROLE: RW, AUDITOR_ROLE: RO},
+}
+
+ALL_RUNTIME = {r: RO for r in RUNTIME_ROLES}
+
+# Privileges on tables in schema public, by table name. Tables not listed get none.
+PUBLIC_TABLE_GRANTS: dict[str, dict[str, str]] = {
+    "django_session": {r: RW for r in RUNTIME_ROLES},
+    "django_content_type": ALL_RUNTIME,
+    "auth_permission": ALL_RUNTIME,
+    "auth_group": {**ALL_RUNTIME, BUSINESS_ROLE: RW, CLINICAL_ROLE: RW},
+    "tenants_user_groups": {**ALL_RUNTIME, BUSINESS_ROLE: RW},
+    "tenants_tenant": ALL_RUNTIME,
+    # last_login is written by django.contrib.auth at login, in the gateway phase.
+    "tenants_user": {**ALL_RUNTIME, GATEWAY_ROLE: "SELECT, UPDATE (last_login)", BUSINESS_ROLE: RW},
+    "tenants_membership": {**ALL_RUNTIME, BUSINESS_ROLE: RW},
+    "tenants_apikey": {
+        **ALL_RUNTIME,
+        GATEWAY_ROLE: "SELECT, UPDATE (last_used_at)",
+        BUSINESS_ROLE: "SELECT, INSERT, UPDATE",
+        CLINICAL_ROLE: "SELECT, INSERT, UPDATE",
+    },
+    # Append-only: INSERT and SELECT, never UPDATE or DELETE (a trigger refuses those to the owner too).
+    "tenants_auditlogentry": {**{r: "SELECT, INSERT" for r in TENANT_ROLES}, GATEWAY_ROLE: "INSERT"},
+}
+
+# Row-level security. Every table with a tenant_id column gets this policy, ENABLEd and FORCEd.
+TENANT_PREDICATE = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid"
+
+# A few public tables must also be readable before a tenant is chosen, narrowly.
+EXTRA_POLICY: dict[str, str] = {
+    # the tenant picker lists the signed-in user's own memberships in every tenant
+    "tenants_membership": "user_id = NULLIF(current_setting('app.user_id', true), '')::uuid",
+    # an API request finds its key by the hash of the presented secret, nothing else
+    "tenants_apikey": "key_hash = NULLIF(current_setting('app.api_key_hash', true), '')",
+    # login events before a tenant exists are logged tenant-less
+    "tenants_auditlogentry": "tenant_id IS NULL AND NULLIF(current_setting('app.tenant_id', true), '') IS NULL",
+}
+
+# Tables whose writes are not themselves audited as row changes.
+UNAUDITED_TABLES = {"tenants_auditlogentry", "django_session"}
+
+ROLES_SQL = "\n".join(
+    f"""
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+    CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT NOCREATEDB NOCREATEROLE;
+  END IF;
+END $$;
+GRANT {role} TO CURRENT_USER;"""
+    for role in RUNTIME_ROLES
+)
+
+# Every write to a tenant-owned table is logged by the database, so bulk and raw SQL writes cannot
+# skip the audit trail. SECURITY DEFINER: runtime roles may insert into the log only through here
+# or through the app's read log, and the chain (issue 5) is computed in one place.
+AUDIT_FUNCTIONS_SQL = r"""
+CREATE OR REPLACE FUNCTION public.mso_audit_row_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+DECLARE
+  rec jsonb;
+BEGIN
+  IF TG_OP = 'DELETE' THEN rec := to_jsonb(OLD); ELSE rec := to_jsonb(NEW); END IF;
+  INSERT INTO public.tenants_auditlogentry
+    (id, tenant_id, at, actor_id, capacity, action, object_type, object_id, detail, client_ip, via)
+  VALUES (
+    gen_random_uuid(),
+    (rec->>'tenant_id')::uuid,
+    clock_timestamp(),
+    NULLIF(current_setting('app.user_id', true), '')::uuid,
+    COALESCE(NULLIF(current_setting('app.capacity', true), ''), 'system'),
+    lower(TG_OP),
+    TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME,
+    rec->>'id',
+    CASE WHEN TG_OP = 'UPDATE' THEN jsonb_build_object('changed', (
+        SELECT COALESCE(jsonb_agg(n.key ORDER BY n.key), '[]'::jsonb)
+        FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
+        WHERE n.value IS DISTINCT FROM o.value))
+      ELSE '{}'::jsonb END,
+    NULLIF(current_setting('app.client_ip', true), ''),
+    COALESCE(NULLIF(current_setting('app.via', true), ''), 'system')
+  );
+  RETURN NULL;
+END $fn$;
+
+CREATE OR REPLACE FUNCTION public.mso_audit_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  RAISE EXCEPTION 'audit log is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+END $fn$;
+"""
+
+
+def grants_for(schema: str, table: str) -> dict[str, str]:
+    if schema == "public":
+        return PUBLIC_TABLE_GRANTS.get(table, {})
+    return SCHEMA_GRANTS.get(schema, {})
+
+
+def qualified(schema: str, table: str) -> str:
+    return f'"{schema}"."{table}"'
+
+
+def table_grants_sql(schema: str, table: str) -> list[str]:
+    """GRANTs for one freshly created table (nothing for tables the roles must not touch)."""
+    name = qualified(schema, table)
+    stmts = [f"GRANT {privs} ON {name} TO {role}" for role, privs in grants_for(schema, table).items()]
+    if table == "tenants_auditlogentry":
+        stmts.append(
+            f"CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON {name} "
+            "FOR EACH ROW EXECUTE FUNCTION public.mso_audit_append_only()"
+        )
+    return stmts
+
+
+def tenant_isolation_sql(schema: str, table: str) -> list[str]:
+    """RLS (enabled and forced) and the write-audit trigger for a table that has tenant_id."""
+    name = qualified(schema, table)
+    using = TENANT_PREDICATE
+    if table in EXTRA_POLICY:
+        using = f"({TENANT_PREDICATE}) OR ({EXTRA_POLICY[table]})"
+    stmts = [
+        f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY tenant_isolation ON {name} USING ({using}) WITH CHECK ({using})",
+    ]
+    if table not in UNAUDITED_TABLES:
+        stmts.append(
+            f"CREATE TRIGGER audit_row_change AFTER INSERT OR UPDATE OR DELETE ON {name} "
+            "FOR EACH ROW EXECUTE FUNCTION public.mso_audit_row_change()"
+        )
+    return stmts
+
+
+def schema_sql(schema: str) -> list[str]:
+    stmts = [f'CREATE SCHEMA IF NOT EXISTS "{schema}"']
+    for role in SCHEMA_GRANTS.get(schema, {}):
+        stmts.append(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+    return stmts

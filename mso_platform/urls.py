@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("tenants.urls")),
+    path("api/v1/", include("tenants.api.urls")),
+]

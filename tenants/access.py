@@ -1,0 +1,185 @@
+"""The one scoping and permission path (NetBox's ``restrict``, Sentry's scoped endpoints).
+
+Every view, API viewset and task reaches tenant data through an ``AccessContext``:
+- ``activate(ctx)`` puts the current transaction under the capacity's PostgreSQL role and the
+  tenant's ``app.tenant_id`` (``SET LOCAL``: gone at commit/rollback, never leaks to the next use
+  of the connection);
+- ``restrict(queryset, ctx, action)`` narrows a queryset to what the capacity may do, using
+  django-guardian grants on PCs/locations for capacities that are not tenant-wide;
+- ``get_for_action`` fetches one object through ``restrict`` and answers 404 for ids of other
+  tenants, unpermitted ids and malformed ids alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db import connection, models, transaction
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_group
+
+from mso_platform.db import boundary
+from tenants.capacities import VIEW, WRITE_ACTIONS, Capacity
+
+if TYPE_CHECKING:
+    from tenants.models import Membership, Tenant, User
+
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class AccessContext:
+    tenant: Tenant
+    membership: Membership | None  # None for system tasks
+    capacity: Capacity
+    via: str = "browser"  # browser, api, task
+    client_ip: str | None = None
+
+    @property
+    def user(self) -> User | None:
+        return self.membership.user if self.membership else None
+
+    @classmethod
+    def for_membership(cls, membership: Membership, *, via: str, client_ip: str | None = None) -> AccessContext:
+        return cls(membership.tenant, membership, membership.capacity_spec, via=via, client_ip=client_ip)
+
+
+def _set_local(name: str, value: str | None) -> None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT set_config(%s, %s, true)", [name, value or ""])
+
+
+def enter_gateway(*, user_id: Any = None, api_key_hash: str | None = None) -> None:
+    """Before a tenant is known: the gateway role, which sees no tenant's domain data."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("enter_gateway() needs a transaction: SET LOCAL would be a no-op")
+    with connection.cursor() as cur:
+        cur.execute(f"SET LOCAL ROLE {boundary.GATEWAY_ROLE}")
+    _set_local("app.tenant_id", None)
+    _set_local("app.user_id", str(user_id) if user_id else None)
+    _set_local("app.api_key_hash", api_key_hash)
+
+
+def activate(ctx: AccessContext) -> None:
+    """Run the rest of the current transaction as `ctx`: its DB role, tenant and audit identity."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("activate() needs a transaction: SET LOCAL would be a no-op")
+    with connection.cursor() as cur:
+        # Role names come from our own constant table, never from input.
+        cur.execute(f"SET LOCAL ROLE {ctx.capacity.db_role}")
+    user = ctx.user
+    _set_local("app.tenant_id", str(ctx.tenant.pk))
+    _set_local("app.user_id", str(user.pk) if user else None)
+    _set_local("app.capacity", ctx.capacity.code)
+    _set_local("app.membership_id", str(ctx.membership.pk) if ctx.membership else None)
+    _set_local("app.client_ip", ctx.client_ip)
+    _set_local("app.via", ctx.via)
+    _set_local("app.api_key_hash", None)
+
+
+_SETTINGS = ("app.tenant_id", "app.user_id", "app.capacity", "app.membership_id", "app.client_ip",
+             "app.via", "app.api_key_hash")
+
+
+def reset_identity() -> None:
+    """Back to the connection's login role with no tenant (used when a caller's transaction goes on)."""
+    with connection.cursor() as cur:
+        cur.execute("RESET ROLE")
+    for name in _SETTINGS:
+        _set_local(name, None)
+
+
+def current_db_role() -> str:
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_user")
+        return str(cur.fetchone()[0])
+
+
+@transaction.atomic
+def run_as(ctx: AccessContext, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call fn inside one transaction activated for ctx (management commands, tasks, tests)."""
+    activate(ctx)
+    return fn(*args, **kwargs)
+
+
+def _scope_model(name: str) -> type[models.Model]:
+    from management.models import Location, ProfessionalCorporation
+
+    return {"location": Location, "pc": ProfessionalCorporation}[name]
+
+
+def _scope_perm(scope_model: type[models.Model], action: str) -> str:
+    # Reading needs view_<scope>; any write needs change_<scope>. Finer actions (approve_marketing,
+    # sign_protocol) are checked by the services that perform them, through has_object_action().
+    verb = "view" if action == VIEW else "change"
+    return f"{scope_model._meta.app_label}.{verb}_{scope_model._meta.model_name}"
+
+
+def granted_scope(ctx: AccessContext, scope: str, action: str) -> models.QuerySet[Any]:
+    """Ids of the Locations/PCs the membership's group holds the permission for."""
+    model = _scope_model(scope)
+    if ctx.membership is None:
+        return model._default_manager.none().values("pk")
+    base = model._default_manager.filter(tenant=ctx.tenant)
+    # accept_global_perms=False: a model-level permission must never widen to every tenant.
+    granted = get_objects_for_group(
+        ctx.membership.group, _scope_perm(model, action), base, accept_global_perms=False
+    )
+    return granted.values("pk")
+
+
+def restrict(qs: models.QuerySet[M], ctx: AccessContext, action: str = VIEW) -> models.QuerySet[M]:
+    model = qs.model
+    policy = getattr(model, "access", None)
+    if policy is None or not ctx.capacity.may(policy.side, action):
+        return qs.none()
+    qs = qs.filter(tenant=ctx.tenant)  # RLS already does this; the filter keeps intent visible
+    if ctx.capacity.tenant_wide or policy.scope_model is None:
+        return qs
+    ids = granted_scope(ctx, policy.scope_model, action)
+    path = f"{policy.scope_path}__in" if policy.scope_path else "pk__in"
+    return qs.filter(**{path: ids})
+
+
+def parse_id(raw: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(raw))
+    except (ValueError, TypeError, AttributeError):
+        raise Http404("No such object.") from None
+
+
+def get_for_action(model: type[M], ctx: AccessContext, pk: Any, action: str = VIEW) -> M:
+    """One object `ctx` may act on, or 404 (same answer for absent, other tenant's and forbidden)."""
+    qs = restrict(model._default_manager.all(), ctx, action)
+    try:
+        return qs.get(pk=parse_id(pk))
+    except model.DoesNotExist:  # type: ignore[attr-defined]
+        raise Http404("No such object.") from None
+
+
+def may(ctx: AccessContext, model: type[models.Model], action: str) -> bool:
+    """Whether the capacity may attempt `action` on `model` at all (before any object scoping)."""
+    policy = getattr(model, "access", None)
+    return policy is not None and ctx.capacity.may(policy.side, action)
+
+
+def check_still_visible(obj: models.Model, ctx: AccessContext, action: str) -> None:
+    """After a write, inside the transaction: the object must still be inside ctx's scope (NetBox)."""
+    if not restrict(type(obj)._default_manager.all(), ctx, action).filter(pk=obj.pk).exists():
+        raise Http404("No such object.")
+
+
+__all__ = [
+    "WRITE_ACTIONS",
+    "AccessContext",
+    "activate",
+    "check_still_visible",
+    "enter_gateway",
+    "reset_identity",
+    "get_for_action",
+    "may",
+    "restrict",
+    "run_as",
+]

@@ -1,0 +1,98 @@
+"""Request transaction, gateway role, tenant resolution from /t/<slug>/ and the chosen capacity."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from tenants.access import AccessContext, activate, enter_gateway, reset_identity
+from tenants.models import Membership, Tenant
+
+TENANT_PATH = re.compile(r"^/t/(?P<slug>[^/]+)/")
+SESSION_CAPACITY_KEY = "capacity:{tenant_id}"
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+class RequestTransactionMiddleware:
+    """One transaction per request, started under the gateway role (DESIGN: layer 1).
+
+    Any response with status >= 400 rolls the whole transaction back: bad input writes nothing.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Only in tests is a request served inside an outer transaction; there SET LOCAL would
+        # outlive the request, so the caller's role and settings are put back afterwards.
+        nested = connection.in_atomic_block
+        with transaction.atomic():
+            enter_gateway()
+            response = self.get_response(request)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+        if nested:
+            reset_identity()
+        return response
+
+
+def current_memberships(user: Any, tenant: Tenant) -> list[Membership]:
+    now = timezone.now()
+    return [
+        m
+        for m in Membership.objects.filter(tenant=tenant, user=user, is_active=True).select_related("group")
+        if m.is_current(now)
+    ]
+
+
+def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+class TenantMiddleware:
+    """For /t/<slug>/…: resolve the tenant and the capacity, then switch role and tenant (fail closed)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.access = None  # type: ignore[attr-defined]
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            enter_gateway(user_id=user.pk)  # lets the tenant picker see the user's own memberships
+        match = TENANT_PATH.match(request.path_info)
+        if not match:
+            return self.get_response(request)
+        if user is None or not user.is_authenticated:
+            return HttpResponseRedirect(f"{reverse(settings.LOGIN_URL)}?next={request.path}")
+        tenant = Tenant.objects.filter(slug=match["slug"]).first()
+        memberships = current_memberships(user, tenant) if tenant else []
+        if tenant is None or not memberships:
+            # Same answer for a tenant that does not exist and one the user does not belong to.
+            return error_page(request, 404, "Unknown organization.")
+        request.tenant = tenant  # type: ignore[attr-defined]
+        request.memberships = memberships  # type: ignore[attr-defined]
+        chosen_id = request.session.get(SESSION_CAPACITY_KEY.format(tenant_id=tenant.pk))
+        chosen = next((m for m in memberships if str(m.pk) == chosen_id), None)
+        if chosen is None and len(memberships) == 1:
+            chosen = memberships[0]
+        capacity_url = reverse("capacity-switch", kwargs={"tenant_slug": tenant.slug})
+        if chosen is None:
+            if request.path_info != capacity_url:
+                return HttpResponseRedirect(f"{capacity_url}?next={request.path}")
+            return self.get_response(request)
+        ctx = AccessContext.for_membership(chosen, via="browser", client_ip=client_ip(request))
+        activate(ctx)
+        request.access = ctx  # type: ignore[attr-defined]
+        return self.get_response(request)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from tenants.access import AccessContext, activate, reset_identity
+from tests.worlds import World, build_world
+
+
+@pytest.fixture
+def world_a(db: None) -> World:
+    return build_world("alpha")
+
+
+@pytest.fixture
+def world_b(db: None) -> World:
+    return build_world("bravo")
+
+
+@contextmanager
+def acting_as(ctx: AccessContext) -> Iterator[None]:
+    """Run the block under ctx's role and tenant inside the test's transaction, then go back."""
+    activate(ctx)
+    try:
+        yield
+    finally:
+        reset_identity()
+
+
+@pytest.fixture
+def as_ctx():  # type: ignore[no-untyped-def]
+    return acting_as

@@ -1,0 +1,177 @@
+"""Layers 1 and 2 of the boundary, proven by PostgreSQL itself (raw SQL, no ORM scoping)."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.db import DatabaseError, connection, transaction
+
+from mso_platform.db import boundary
+from mso_platform.db.schemas import APP_SCHEMAS, split_table
+from tests.worlds import World
+
+pytestmark = pytest.mark.django_db
+
+
+def tenant_owned_tables() -> list[str]:
+    return sorted(
+        m._meta.db_table
+        for m in apps.get_models(include_auto_created=True)
+        if any(f.column == "tenant_id" for f in m._meta.local_fields)
+    )
+
+
+def as_role(role: str, tenant_id: object | None = None) -> None:
+    with connection.cursor() as cur:
+        cur.execute(f"SET LOCAL ROLE {role}")
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id) if tenant_id else ""])
+
+
+def scalar(sql: str) -> object:
+    with connection.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchone()[0]
+
+
+def test_business_role_is_refused_clinical_tables_by_postgresql(world_a: World) -> None:
+    as_role(boundary.BUSINESS_ROLE, world_a.tenant.pk)
+    with pytest.raises(DatabaseError, match="permission denied for schema clinical"):
+        with transaction.atomic():
+            scalar('SELECT count(*) FROM "clinical"."patient_chart"')
+
+
+@pytest.mark.parametrize("role", [boundary.BUSINESS_ROLE, boundary.AUDITOR_ROLE, boundary.GATEWAY_ROLE])
+def test_no_non_clinical_role_has_any_privilege_on_schema_clinical(role: str) -> None:
+    assert scalar(f"SELECT has_schema_privilege('{role}', 'clinical', 'USAGE')") is False
+    for table in [t for t in tenant_owned_tables() if t.startswith('"clinical"')]:
+        for priv in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+            assert scalar(f"SELECT has_table_privilege('{role}', '{table}', '{priv}')") is False, (table, priv)
+
+
+def test_clinical_role_reads_its_tenant_charts(world_a: World) -> None:
+    as_role(boundary.CLINICAL_ROLE, world_a.tenant.pk)
+    assert scalar('SELECT count(*) FROM "clinical"."patient_chart"') == len(world_a.charts)
+
+
+def test_rls_hides_other_tenant_rows_from_raw_sql_on_every_tenant_table(world_a: World, world_b: World) -> None:
+    tables = tenant_owned_tables()
+    assert len(tables) >= 8
+    as_role(boundary.CLINICAL_ROLE, world_a.tenant.pk)
+    for table in tables:
+        schema, _ = split_table(table)
+        if schema == "public" and table != "tenants_membership":
+            continue  # public tenant tables are checked below with their own roles
+        if not scalar(f"SELECT has_table_privilege('{boundary.CLINICAL_ROLE}', '{table}', 'SELECT')"):
+            continue
+        other = scalar(f"SELECT count(*) FROM {table} WHERE tenant_id = '{world_b.tenant.pk}'")
+        assert other == 0, table
+    # and world B's rows do exist: the zero above is RLS, not an empty table
+    as_role(boundary.CLINICAL_ROLE, world_b.tenant.pk)
+    assert scalar('SELECT count(*) FROM "clinical"."patient_chart"') == len(world_b.charts)
+
+
+def test_rls_refuses_writing_a_row_into_another_tenant(world_a: World, world_b: World) -> None:
+    as_role(boundary.BUSINESS_ROLE, world_a.tenant.pk)
+    with pytest.raises(DatabaseError, match="row-level security"):
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(
+                'INSERT INTO "management"."mso_entity" (id, tenant_id, legal_name, state, entity_type) '
+                "VALUES (gen_random_uuid(), %s, 'Smuggled LLC', 'CA', 'LLC')",
+                [str(world_b.tenant.pk)],
+            )
+
+
+def test_with_no_tenant_set_runtime_roles_count_zero_rows(world_a: World) -> None:
+    for role, table in [
+        (boundary.BUSINESS_ROLE, '"management"."location"'),
+        (boundary.CLINICAL_ROLE, '"clinical"."patient_chart"'),
+        (boundary.AUDITOR_ROLE, '"management"."professional_corporation"'),
+        (boundary.GATEWAY_ROLE, "tenants_membership"),
+    ]:
+        with transaction.atomic():
+            as_role(role)
+            assert scalar(f"SELECT count(*) FROM {table}") == 0, (role, table)
+
+
+def test_catalog_every_tenant_owned_table_has_rls_enabled_forced_and_a_policy() -> None:
+    tables = tenant_owned_tables()
+    for table in tables:
+        schema, name = split_table(table)
+        row = None
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT c.relrowsecurity, c.relforcerowsecurity, "
+                "(SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) "
+                "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s",
+                [schema, name],
+            )
+            row = cur.fetchone()
+        assert row == (True, True, 1), table
+
+
+def test_catalog_runtime_roles_cannot_bypass_rls_or_own_tables() -> None:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT rolname, rolsuper, rolbypassrls, rolcanlogin, rolinherit FROM pg_roles WHERE rolname = ANY(%s)",
+            [list(boundary.RUNTIME_ROLES)],
+        )
+        rows = cur.fetchall()
+        assert sorted(r[0] for r in rows) == sorted(boundary.RUNTIME_ROLES)
+        assert all(r[1:] == (False, False, False, False) for r in rows), rows
+        cur.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = ANY(%s)",
+            [list(boundary.RUNTIME_ROLES)],
+        )
+        assert cur.fetchone()[0] == 0
+
+
+def test_each_app_keeps_its_tables_in_its_own_schema() -> None:
+    for model in apps.get_models(include_auto_created=True):
+        schema, _ = split_table(model._meta.db_table)
+        expected = APP_SCHEMAS.get(model._meta.app_label, "public")
+        assert schema == expected, model
+
+
+def test_no_view_owned_by_the_owner_exposes_clinical_rows_to_business() -> None:
+    # DESIGN pitfall: views run with their owner's rights unless security_invoker.
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('v', 'm') AND n.nspname IN ('public', 'management', 'compliance') "
+            "AND has_table_privilege(%s, c.oid, 'SELECT') "
+            "AND NOT coalesce('security_invoker=true' = ANY(c.reloptions), false)",
+            [boundary.BUSINESS_ROLE],
+        )
+        assert cur.fetchall() == []
+
+
+def test_every_write_is_audited_by_the_database_even_bulk_updates(world_a: World) -> None:
+    from management.models import Location
+    from tenants.models import AuditLogEntry
+
+    before = AuditLogEntry.objects.filter(tenant=world_a.tenant, object_type="management.location").count()
+    as_role(boundary.BUSINESS_ROLE, world_a.tenant.pk)
+    with connection.cursor() as cur:
+        cur.execute("SELECT set_config('app.capacity', 'mso_admin', true)")
+    Location.objects.filter(tenant=world_a.tenant).update(city="Irvine")  # bulk: no signals fire
+    as_role(boundary.BUSINESS_ROLE, world_a.tenant.pk)
+    entries = AuditLogEntry.objects.filter(
+        tenant=world_a.tenant, object_type="management.location", action="update"
+    )
+    assert entries.count() == len(world_a.locations)
+    assert all(e.detail == {"changed": ["city"]} and e.capacity == "mso_admin" for e in entries)
+    assert AuditLogEntry.objects.filter(object_type="management.location").count() == before + 2
+
+
+def test_audit_log_is_append_only_even_for_the_owner(world_a: World) -> None:
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("UPDATE tenants_auditlogentry SET action = 'forged'")
+    with pytest.raises(DatabaseError, match="append-only"):
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("DELETE FROM tenants_auditlogentry")
+    as_role(boundary.BUSINESS_ROLE, world_a.tenant.pk)
+    with pytest.raises(DatabaseError, match="permission denied"):
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("DELETE FROM tenants_auditlogentry")
