@@ -182,3 +182,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+# Separate test database names let several suites run at once against one server.
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DB_NAME", default="test_mso_platform")}
