@@ -42,7 +42,9 @@ class AccessContext:
         return self.membership.user if self.membership else None
 
     @classmethod
-    def for_membership(cls, membership: Membership, *, via: str, client_ip: str | None = None) -> AccessContext:
+    def for_membership(
+        cls, membership: Membership, *, via: str, client_ip: str | None = None
+    ) -> AccessContext:
         return cls(membership.tenant, membership, membership.capacity_spec, via=via, client_ip=client_ip)
 
 
@@ -79,8 +81,15 @@ def activate(ctx: AccessContext) -> None:
     _set_local("app.api_key_hash", None)
 
 
-_SETTINGS = ("app.tenant_id", "app.user_id", "app.capacity", "app.membership_id", "app.client_ip",
-             "app.via", "app.api_key_hash")
+_SETTINGS = (
+    "app.tenant_id",
+    "app.user_id",
+    "app.capacity",
+    "app.membership_id",
+    "app.client_ip",
+    "app.via",
+    "app.api_key_hash",
+)
 
 
 def reset_identity() -> None:
@@ -177,9 +186,9 @@ __all__ = [
     "activate",
     "check_still_visible",
     "enter_gateway",
-    "reset_identity",
     "get_for_action",
     "may",
+    "reset_identity",
     "restrict",
     "run_as",
 ]

@@ -51,13 +51,19 @@ MSO_COMPLIANCE = Capacity(
     "mso_compliance", "MSO compliance officer", boundary.BUSINESS_ROLE, Side.BUSINESS, True
 )
 PC_PHYSICIAN = Capacity(
-    "pc_physician", "PC physician (medical director/owner)", boundary.CLINICAL_ROLE, Side.CLINICAL,
-    False, requires_license=True,
+    "pc_physician",
+    "PC physician (medical director/owner)",
+    boundary.CLINICAL_ROLE,
+    Side.CLINICAL,
+    False,
+    requires_license=True,
 )
 CLINICIAN = Capacity(
     "clinician", "Clinician", boundary.CLINICAL_ROLE, Side.CLINICAL, False, requires_license=True
 )
-AUDITOR = Capacity("auditor", "Auditor (read-only)", boundary.AUDITOR_ROLE, Side.BUSINESS, True, read_only=True)
+AUDITOR = Capacity(
+    "auditor", "Auditor (read-only)", boundary.AUDITOR_ROLE, Side.BUSINESS, True, read_only=True
+)
 
 CAPACITIES: dict[str, Capacity] = {
     c.code: c for c in (MSO_ADMIN, MSO_STAFF, MSO_COMPLIANCE, PC_PHYSICIAN, CLINICIAN, AUDITOR)

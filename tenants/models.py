@@ -92,7 +92,9 @@ class Membership(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "user", "capacity"], name="one_membership_per_capacity"),
+            models.UniqueConstraint(
+                fields=["tenant", "user", "capacity"], name="one_membership_per_capacity"
+            ),
             models.CheckConstraint(
                 condition=~models.Q(capacity="auditor") | models.Q(expires_at__isnull=False),
                 name="auditor_membership_expires",
@@ -173,7 +175,7 @@ class AuditLogEntry(models.Model):
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict, blank=True)
-    client_ip = models.CharField(max_length=64, blank=True, null=True)
+    client_ip = models.GenericIPAddressField(blank=True, null=True)
     via = models.CharField(max_length=16, default="system")  # browser, api, task, system
 
     class Meta:
@@ -181,7 +183,9 @@ class AuditLogEntry(models.Model):
         indexes = [models.Index(fields=["tenant", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.capacity} {self.action} {self.object_type} {self.object_id}"
+        return (
+            f"{self.at:%Y-%m-%d %H:%M:%S} {self.capacity} {self.action} {self.object_type} {self.object_id}"
+        )
 
 
 # --- Base for every tenant-owned domain model ------------------------------------------------------
@@ -208,7 +212,7 @@ class RestrictedQuerySet(models.QuerySet[Any]):
         """The rows `ctx` may perform `action` on; ``none()`` when it may not at all."""
         from tenants.access import restrict
 
-        return restrict(self, ctx, action)
+        return restrict(self, ctx, action)  # type: ignore[return-value]
 
 
 class TenantOwnedModel(models.Model):

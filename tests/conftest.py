@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 
@@ -30,5 +30,5 @@ def acting_as(ctx: AccessContext) -> Iterator[None]:
 
 
 @pytest.fixture
-def as_ctx():  # type: ignore[no-untyped-def]
+def as_ctx() -> Callable[[AccessContext], AbstractContextManager[None]]:
     return acting_as

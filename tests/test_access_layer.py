@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.http import Http404
+from django.test import Client
 
 from clinical import selectors as clinical_selectors
 from management import selectors as management_selectors
@@ -19,20 +20,22 @@ def ids(qs: object) -> set[object]:
     return {o.pk for o in qs}  # type: ignore[attr-defined]
 
 
-def test_tenant_wide_capacities_see_every_location_of_their_tenant_only(world_a: World, world_b: World, as_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_tenant_wide_capacities_see_every_location_of_their_tenant_only(
+    world_a: World, world_b: World, as_ctx
+) -> None:
     for cap in ("mso_admin", "mso_compliance", "auditor"):
         with as_ctx(world_a.ctx(cap)):
             assert ids(management_selectors.location_list(world_a.ctx(cap))) == ids(world_a.locations)
 
 
-def test_object_scoped_capacities_see_only_granted_objects(world_a: World, as_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_object_scoped_capacities_see_only_granted_objects(world_a: World, as_ctx) -> None:
     for cap in ("mso_staff", "pc_physician", "clinician"):
         ctx = world_a.ctx(cap)
         with as_ctx(ctx):
             assert ids(management_selectors.location_list(ctx)) == {world_a.locations[0].pk}, cap
 
 
-def test_clinical_records_reach_only_clinical_capacities_of_the_granted_pc(world_a: World, as_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_clinical_records_reach_only_clinical_capacities_of_the_granted_pc(world_a: World, as_ctx) -> None:
     for cap in ("mso_admin", "mso_staff", "mso_compliance", "auditor"):
         ctx = world_a.ctx(cap)
         # restrict() answers none() before any SQL reaches the clinical schema
@@ -53,7 +56,7 @@ def test_read_only_and_clinical_capacities_cannot_write_business_records(world_a
         get_for_action(Location, world_a.ctx("mso_staff"), world_a.locations[1].pk, "change")
 
 
-def test_same_404_for_other_tenant_absent_and_malformed_ids(world_a: World, world_b: World, as_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_same_404_for_other_tenant_absent_and_malformed_ids(world_a: World, world_b: World, as_ctx) -> None:
     ctx = world_a.ctx("mso_admin")
     with as_ctx(ctx):
         for bad in (world_b.locations[0].pk, "00000000-0000-0000-0000-000000000000", "1; DROP TABLE x", None):
@@ -61,7 +64,7 @@ def test_same_404_for_other_tenant_absent_and_malformed_ids(world_a: World, worl
                 management_selectors.location_get(ctx, bad)
 
 
-def test_capacity_switch_changes_what_the_same_person_sees(world_a: World, as_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_capacity_switch_changes_what_the_same_person_sees(world_a: World, as_ctx) -> None:
     from tenants.services import membership_create
 
     person = world_a.user("mso_admin")  # an MSO admin who is also an RN at the PC
@@ -80,11 +83,32 @@ def test_capacity_switch_changes_what_the_same_person_sees(world_a: World, as_ct
         assert ids(clinical_selectors.patient_chart_list(rn_ctx)) == {world_a.charts[1].pk}
 
 
-def test_reading_a_chart_is_audit_logged(world_a: World, as_ctx) -> None:  # type: ignore[no-untyped-def]
+def test_reading_a_chart_is_audit_logged(world_a: World, as_ctx) -> None:
     ctx = world_a.ctx("pc_physician")
     with as_ctx(ctx):
         clinical_selectors.patient_chart_get(ctx, world_a.charts[0].pk)
         entry = AuditLogEntry.objects.get(action="read", object_id=str(world_a.charts[0].pk))
     assert (entry.capacity, entry.actor_id, entry.object_type) == (
-        "pc_physician", world_a.user("pc_physician").pk, "clinical.patient_chart"
+        "pc_physician",
+        world_a.user("pc_physician").pk,
+        "clinical.patient_chart",
     )
+
+
+def test_logins_and_failed_logins_are_audited_with_ip(world_a: World, client: Client) -> None:
+    from django.contrib.auth import authenticate, login
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/login/", REMOTE_ADDR="203.0.113.9")
+    assert authenticate(request, username="nobody@example.test", password="wrong") is None
+    failed = AuditLogEntry.objects.get(action="login_failed")
+    assert (failed.detail, failed.client_ip, failed.tenant_id) == (
+        {"email": "nobody@example.test"},
+        "203.0.113.9",
+        None,
+    )
+    user = world_a.user("mso_admin")
+    request.session = client.session
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    ok = AuditLogEntry.objects.get(action="login")
+    assert (ok.actor_id, ok.client_ip) == (user.pk, "203.0.113.9")

@@ -45,7 +45,10 @@ def test_no_non_clinical_role_has_any_privilege_on_schema_clinical(role: str) ->
     assert scalar(f"SELECT has_schema_privilege('{role}', 'clinical', 'USAGE')") is False
     for table in [t for t in tenant_owned_tables() if t.startswith('"clinical"')]:
         for priv in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-            assert scalar(f"SELECT has_table_privilege('{role}', '{table}', '{priv}')") is False, (table, priv)
+            assert scalar(f"SELECT has_table_privilege('{role}', '{table}', '{priv}')") is False, (
+                table,
+                priv,
+            )
 
 
 def test_clinical_role_reads_its_tenant_charts(world_a: World) -> None:
@@ -53,7 +56,9 @@ def test_clinical_role_reads_its_tenant_charts(world_a: World) -> None:
     assert scalar('SELECT count(*) FROM "clinical"."patient_chart"') == len(world_a.charts)
 
 
-def test_rls_hides_other_tenant_rows_from_raw_sql_on_every_tenant_table(world_a: World, world_b: World) -> None:
+def test_rls_hides_other_tenant_rows_from_raw_sql_on_every_tenant_table(
+    world_a: World, world_b: World
+) -> None:
     tables = tenant_owned_tables()
     assert len(tables) >= 8
     as_role(boundary.CLINICAL_ROLE, world_a.tenant.pk)
@@ -113,7 +118,8 @@ def test_catalog_every_tenant_owned_table_has_rls_enabled_forced_and_a_policy() 
 def test_catalog_runtime_roles_cannot_bypass_rls_or_own_tables() -> None:
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT rolname, rolsuper, rolbypassrls, rolcanlogin, rolinherit FROM pg_roles WHERE rolname = ANY(%s)",
+            "SELECT rolname, rolsuper, rolbypassrls, rolcanlogin, rolinherit "
+            "FROM pg_roles WHERE rolname = ANY(%s)",
             [list(boundary.RUNTIME_ROLES)],
         )
         rows = cur.fetchall()
@@ -137,7 +143,8 @@ def test_no_view_owned_by_the_owner_exposes_clinical_rows_to_business() -> None:
     # DESIGN pitfall: views run with their owner's rights unless security_invoker.
     with connection.cursor() as cur:
         cur.execute(
-            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "SELECT n.nspname || '.' || c.relname "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relkind IN ('v', 'm') AND n.nspname IN ('public', 'management', 'compliance') "
             "AND has_table_privilege(%s, c.oid, 'SELECT') "
             "AND NOT coalesce('security_invoker=true' = ANY(c.reloptions), false)",

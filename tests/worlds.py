@@ -40,18 +40,18 @@ def build_world(slug: str) -> World:
     Object-scoped capacities are granted the first PC and its location only, so tests can see the
     second ones stay hidden inside the same tenant.
     """
-    tenant = factories.TenantFactory(slug=slug, name=f"{slug.title()} MSO")
-    entity = factories.MsoEntityFactory(tenant=tenant)
-    pcs = [factories.ProfessionalCorporationFactory(tenant=tenant) for _ in range(2)]
-    locations = [factories.LocationFactory(tenant=tenant, managing_entity=entity, pc=pc) for pc in pcs]
+    tenant = factories.TenantFactory.create(slug=slug, name=f"{slug.title()} MSO")
+    entity = factories.MsoEntityFactory.create(tenant=tenant)
+    pcs = [factories.ProfessionalCorporationFactory.create(tenant=tenant) for _ in range(2)]
+    locations = [factories.LocationFactory.create(tenant=tenant, managing_entity=entity, pc=pc) for pc in pcs]
     charts = [
-        factories.PatientChartFactory(tenant=tenant, pc=pc, home_location=loc)
+        factories.PatientChartFactory.create(tenant=tenant, pc=pc, home_location=loc)
         for pc, loc in zip(pcs, locations, strict=True)
     ]
     world = World(tenant, entity, pcs, locations, charts)
     licenses = {"pc_physician": "MD", "clinician": "RN"}
     for code in CAPACITIES:
-        user = factories.UserFactory(email=f"{code}@{slug}.test", full_name=f"{code} of {slug}")
+        user = factories.UserFactory.create(email=f"{code}@{slug}.test", full_name=f"{code} of {slug}")
         world.members[code] = membership_create(
             tenant=tenant,
             user=user,
@@ -65,16 +65,16 @@ def build_world(slug: str) -> World:
     object_access_grant(
         membership=world.members["clinician"], obj=pcs[0], perms=["view_professionalcorporation"]
     )
-    object_access_grant(
-        membership=world.members["clinician"], obj=locations[0], perms=["view_location"]
-    )
+    object_access_grant(membership=world.members["clinician"], obj=locations[0], perms=["view_location"])
     object_access_grant(
         membership=world.members["pc_physician"],
         obj=pcs[0],
-        perms=["view_professionalcorporation", "change_professionalcorporation", "approve_marketing",
-               "sign_protocol"],
+        perms=[
+            "view_professionalcorporation",
+            "change_professionalcorporation",
+            "approve_marketing",
+            "sign_protocol",
+        ],
     )
-    object_access_grant(
-        membership=world.members["pc_physician"], obj=locations[0], perms=["view_location"]
-    )
+    object_access_grant(membership=world.members["pc_physician"], obj=locations[0], perms=["view_location"])
     return world

@@ -58,7 +58,9 @@ EXTRA_POLICY: dict[str, str] = {
     # an API request finds its key by the hash of the presented secret, nothing else
     "tenants_apikey": "key_hash = NULLIF(current_setting('app.api_key_hash', true), '')",
     # login events before a tenant exists are logged tenant-less
-    "tenants_auditlogentry": "tenant_id IS NULL AND NULLIF(current_setting('app.tenant_id', true), '') IS NULL",
+    "tenants_auditlogentry": (
+        "tenant_id IS NULL AND NULLIF(current_setting('app.tenant_id', true), '') IS NULL"
+    ),
 }
 
 # Tables whose writes are not themselves audited as row changes.
@@ -101,7 +103,7 @@ BEGIN
         FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
         WHERE n.value IS DISTINCT FROM o.value))
       ELSE '{}'::jsonb END,
-    NULLIF(current_setting('app.client_ip', true), ''),
+    NULLIF(current_setting('app.client_ip', true), '')::inet,
     COALESCE(NULLIF(current_setting('app.via', true), ''), 'system')
   );
   RETURN NULL;

@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
                 ('object_type', models.CharField(max_length=100)),
                 ('object_id', models.CharField(blank=True, max_length=64)),
                 ('detail', models.JSONField(blank=True, default=dict)),
-                ('client_ip', models.CharField(blank=True, max_length=64, null=True)),
+                ('client_ip', models.GenericIPAddressField(blank=True, null=True)),
                 ('via', models.CharField(default='system', max_length=16)),
                 ('actor', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, to=settings.AUTH_USER_MODEL)),
                 ('tenant', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, to='tenants.tenant')),
