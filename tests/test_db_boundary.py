@@ -182,3 +182,25 @@ def test_audit_log_is_append_only_even_for_the_owner(world_a: World) -> None:
     with pytest.raises(DatabaseError, match="permission denied"):
         with transaction.atomic(), connection.cursor() as cur:
             cur.execute("DELETE FROM tenants_auditlogentry")
+
+
+def test_introspection_sees_app_schema_tables_so_flush_and_later_migrations_work() -> None:
+    from copy import copy
+
+    from management.models import Location
+
+    with connection.cursor() as cur:
+        names = {t.name for t in connection.introspection.get_table_list(cur)}
+        assert {'"clinical"."patient_chart"', '"management"."location"', "tenants_membership"} <= names
+        constraints = connection.introspection.get_constraints(cur, '"clinical"."patient_chart"')
+    assert any(c["unique"] and c["columns"] == ["tenant_id", "medical_record_number"] for c in constraints.values())
+    # An AlterField that must find the existing unique constraint by introspection (as a migration would).
+    old = Location._meta.get_field("name")
+    new = copy(old)
+    new.max_length, new._unique = 250, True  # type: ignore[attr-defined]
+    with connection.schema_editor() as editor:
+        editor.alter_field(Location, old, new)
+        editor.alter_field(Location, new, old)
+    with connection.cursor() as cur:
+        after = connection.introspection.get_constraints(cur, '"management"."location"')
+    assert not any(c["unique"] and c["columns"] == ["name"] for c in after.values())

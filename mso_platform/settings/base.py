@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -130,7 +131,8 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Development and tests serve straight from the finders; production collects into STATIC_ROOT.
+STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -168,10 +170,27 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE  # beat crontabs are Pacific time, DST included
+# Late acks only where running twice is safe: tenants.taskbase.TenantTask sets acks_late and
+# reject_on_worker_lost per task from its `idempotent` flag; everything else acks on receipt.
+CELERY_TASK_ACKS_LATE = False
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a killed worker holds back at most the task it runs
+# Redis redelivers a message unacked this long: above the hard time limit, else a long late-acked
+# task runs twice; TenantTask refuses countdowns/etas beyond it for the same reason.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
+CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # keep reconnecting through a Redis restart
+# On broker loss, stop late-acked tasks that will be redelivered anyway, instead of running them twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "expire-memberships-nightly": {
+        "task": "tenants.tasks.expire_memberships",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="compliance@mso-platform.local")

@@ -1,7 +1,7 @@
 """Production (docker-compose): everything from the environment, secure cookies, no defaults for secrets."""
 
 from mso_platform.settings.base import *  # noqa: F403
-from mso_platform.settings.base import env
+from mso_platform.settings.base import BASE_DIR, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -12,6 +12,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+WHITENOISE_USE_FINDERS = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

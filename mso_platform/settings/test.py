@@ -4,4 +4,4 @@ from mso_platform.settings.base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CONN_MAX_AGE = 0
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

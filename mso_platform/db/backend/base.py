@@ -13,6 +13,7 @@ from django.db.backends.postgresql import base
 from django.db.backends.postgresql.schema import DatabaseSchemaEditor as PgSchemaEditor
 
 from mso_platform.db import boundary
+from mso_platform.db.backend.introspection import DatabaseIntrospection
 from mso_platform.db.schemas import split_table
 
 
@@ -53,3 +54,4 @@ class DatabaseSchemaEditor(PgSchemaEditor):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     SchemaEditorClass = DatabaseSchemaEditor
+    introspection_class = DatabaseIntrospection
