@@ -1,0 +1,293 @@
+"""The browser shell: sign-in, tenant picker, capacity switch, navigation, dashboard and API keys.
+
+Tenant pages get their AccessContext from TenantMiddleware (which has already switched the
+transaction to the capacity's role and tenant) and read only through selectors and restrict().
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec
+from urllib.parse import unquote, urlsplit
+
+from django.apps import apps
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.module_loading import import_string
+from django.views.decorators.http import require_http_methods, require_POST
+
+from tenants.access import AccessContext, may, parse_id
+from tenants.forms import ApiKeyCreateForm, CapacityChoiceForm, EmailAuthenticationForm
+from tenants.middleware import SESSION_CAPACITY_KEY, error_page
+from tenants.models import ApiKey, Membership, Tenant, User
+from tenants.services import api_key_create, api_key_revoke
+
+P = ParamSpec("P")
+PAGE_SIZE = 50
+NOT_FOUND = "No such page in your current capacity."
+
+
+# --- Shell plumbing shared by every tenant page (management and clinical views use it too) --------
+
+
+@dataclass(frozen=True)
+class Section:
+    """A navigation entry and dashboard card over one model, shown only to capacities that may view it.
+
+    Models and selectors are named by string: the shell composes the apps the way URLconfs do, so
+    this module (which management.views imports) never imports clinical code.
+    """
+
+    label: str
+    url_name: str
+    model: str
+    selector: str
+
+    def model_class(self) -> type[Model]:
+        return apps.get_model(self.model)
+
+    def count(self, ctx: AccessContext) -> int:
+        selector: Callable[[AccessContext], QuerySet[Any]] = import_string(self.selector)
+        return selector(ctx).count()
+
+
+SECTIONS = (
+    Section("Locations", "location-list", "management.Location", "management.selectors.location_list"),
+    Section(
+        "Professional corporations",
+        "pc-list",
+        "management.ProfessionalCorporation",
+        "management.selectors.pc_list",
+    ),
+    Section("Patient charts", "chart-list", "clinical.PatientChart", "clinical.selectors.patient_chart_list"),
+)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    active: bool
+
+
+def visible_sections(ctx: AccessContext) -> list[Section]:
+    # may() is decided from the capacity alone, before any SQL: a business capacity never
+    # queries the clinical schema (PostgreSQL would refuse it anyway).
+    return [s for s in SECTIONS if may(ctx, s.model_class(), "view")]
+
+
+def nav_items(request: HttpRequest, ctx: AccessContext) -> list[NavItem]:
+    slug = ctx.tenant.slug
+    dashboard_url = reverse("dashboard", kwargs={"tenant_slug": slug})
+    entries = [("Dashboard", dashboard_url)]
+    entries += [(s.label, reverse(s.url_name, kwargs={"tenant_slug": slug})) for s in visible_sections(ctx)]
+    entries.append(("API keys", reverse("api-keys", kwargs={"tenant_slug": slug})))
+    return [
+        NavItem(label, url, request.path == url if url == dashboard_url else request.path.startswith(url))
+        for label, url in entries
+    ]
+
+
+def tenant_page(
+    view: Callable[Concatenate[HttpRequest, AccessContext, P], HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
+    """A page inside /t/<slug>/: hands the view the active AccessContext, or answers 404.
+
+    TenantMiddleware has resolved the tenant and capacity (or redirected to the capacity switch);
+    the view never sees the slug, so it cannot look anything up outside the active context.
+    """
+
+    @functools.wraps(view)
+    def wrapper(
+        request: HttpRequest, tenant_slug: str, *args: P.args, **kwargs: P.kwargs
+    ) -> HttpResponseBase:
+        ctx: AccessContext | None = getattr(request, "access", None)
+        if ctx is None or ctx.tenant.slug != tenant_slug:
+            raise Http404(NOT_FOUND)
+        # Set before the view runs so that error pages raised from it still show the navigation.
+        request.nav = nav_items(request, ctx)  # type: ignore[attr-defined]
+        return view(request, ctx, *args, **kwargs)
+
+    return login_required(wrapper)
+
+
+def require_section(ctx: AccessContext, model: type[Model]) -> None:
+    """Wrong capacity for a page answers 404, the same as an absent page."""
+    if not may(ctx, model, "view"):
+        raise Http404(NOT_FOUND)
+
+
+def paginate(request: HttpRequest, qs: QuerySet[Any]) -> Page[Any]:
+    # get_page() turns malformed or out-of-range page numbers into the nearest page, never a 500.
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+# --- Sign-in --------------------------------------------------------------------------------------
+
+
+class SignInView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+    # Logins and failed logins are audit-logged by tenants.signals. A failed sign-in stays a 200:
+    # a 4xx would make RequestTransactionMiddleware roll back the login_failed audit entry.
+
+
+# --- Tenant picker and capacity switch -----------------------------------------------------------
+
+
+@login_required
+def tenant_picker(request: HttpRequest) -> HttpResponse:
+    """Every tenant the user holds a current capacity in (RLS lets the gateway role see only these)."""
+    user = request.user
+    assert isinstance(user, User)  # login_required
+    now = timezone.now()
+    memberships = [
+        m
+        for m in Membership.objects.filter(user=user, is_active=True)
+        .select_related("tenant")
+        .order_by("tenant__name", "tenant__slug", "capacity")
+        if m.is_current(now)
+    ]
+    groups = [(tenant, list(ms)) for tenant, ms in itertools.groupby(memberships, key=lambda m: m.tenant)]
+    return render(request, "tenants/picker.html", {"groups": groups})
+
+
+def safe_next(request: HttpRequest, tenant: Tenant) -> str | None:
+    """?next= only when it is a same-host path inside this tenant's area."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not target or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return None
+    parts = urlsplit(target)
+    path = unquote(parts.path)
+    # Browsers resolve dot segments (also percent-encoded ones): /t/a/../b/ must not escape /t/a/.
+    if parts.scheme or parts.netloc or "\\" in path or {".", ".."} & set(path.split("/")):
+        return None
+    return target if path.startswith(f"/t/{tenant.slug}/") else None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def capacity_switch(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """Choose the capacity to act in for this tenant; stored per tenant in the session."""
+    tenant: Tenant | None = getattr(request, "tenant", None)
+    memberships: list[Membership] = getattr(request, "memberships", [])
+    if tenant is None or tenant.slug != tenant_slug or not memberships:
+        raise Http404(NOT_FOUND)
+    ctx: AccessContext | None = getattr(request, "access", None)
+    if ctx is not None:
+        request.nav = nav_items(request, ctx)  # type: ignore[attr-defined]
+    next_url = safe_next(request, tenant)
+    if request.method == "POST":
+        form = CapacityChoiceForm(request.POST, memberships=memberships)
+        if not form.is_valid():
+            message = next(iter(form.errors.get("membership", ["Choose a capacity."])))
+            return error_page(request, 400, str(message))
+        membership = form.chosen()
+        request.session[SESSION_CAPACITY_KEY.format(tenant_id=tenant.pk)] = str(membership.pk)
+        target = next_url or reverse("dashboard", kwargs={"tenant_slug": tenant.slug})
+        if is_htmx(request):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return redirect(target)
+    return render(
+        request,
+        "tenants/capacity.html",
+        {"choices": memberships, "current": ctx.membership if ctx else None, "next": next_url or ""},
+    )
+
+
+# --- Dashboard ----------------------------------------------------------------------------------
+
+
+@tenant_page
+def dashboard(request: HttpRequest, ctx: AccessContext) -> HttpResponse:
+    cards = [
+        {
+            "label": s.label,
+            "count": s.count(ctx),
+            "url": reverse(s.url_name, kwargs={"tenant_slug": ctx.tenant.slug}),
+        }
+        for s in visible_sections(ctx)
+    ]
+    return render(request, "tenants/dashboard.html", {"cards": cards})
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+READ_ONLY_KEYS = "Your capacity is read-only: it cannot create or revoke API keys."
+
+
+def own_api_keys(ctx: AccessContext) -> QuerySet[ApiKey]:
+    """Keys act as the membership that created them, so a person manages only their own."""
+    return ApiKey.objects.filter(tenant=ctx.tenant, membership=ctx.membership)
+
+
+@tenant_page
+@require_http_methods(["GET", "POST"])
+def api_keys(request: HttpRequest, ctx: AccessContext) -> HttpResponse:
+    form = ApiKeyCreateForm()
+    created: tuple[ApiKey, str] | None = None
+    status = 200
+    if request.method == "POST":
+        if ctx.capacity.read_only:
+            return error_page(request, 403, READ_ONLY_KEYS)
+        form = ApiKeyCreateForm(request.POST)
+        if form.is_valid():
+            try:
+                created = api_key_create(ctx=ctx, name=form.cleaned_data["name"])
+                form = ApiKeyCreateForm()
+                status = 201
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        if created is None:
+            status = 400
+    response = render(
+        request,
+        "tenants/api_keys.html",
+        {
+            "form": form,
+            "keys": own_api_keys(ctx),
+            "new_key": created[0] if created else None,
+            "raw_key": created[1] if created else None,
+            "read_only": ctx.capacity.read_only,
+        },
+        status=status,
+    )
+    if created:
+        response["Cache-Control"] = "no-store"  # the raw key is shown once and must not be cached
+    return response
+
+
+@tenant_page
+@require_POST
+def api_key_revoke_view(request: HttpRequest, ctx: AccessContext, key_id: str) -> HttpResponse:
+    if ctx.capacity.read_only:
+        return error_page(request, 403, READ_ONLY_KEYS)
+    key = own_api_keys(ctx).filter(pk=parse_id(key_id)).first()
+    if key is None:
+        raise Http404("No such API key.")
+    api_key_revoke(key=key)
+    if is_htmx(request):
+        return render(request, "tenants/_api_key_row.html", {"key": key, "read_only": False})
+    messages.success(request, f"API key “{key.name}” revoked.")
+    return redirect("api-keys", tenant_slug=ctx.tenant.slug)
