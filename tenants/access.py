@@ -21,7 +21,7 @@ from django.http import Http404
 from guardian.shortcuts import get_objects_for_group
 
 from mso_platform.db import boundary
-from tenants.capacities import VIEW, WRITE_ACTIONS, Capacity
+from tenants.capacities import VIEW, WRITE_ACTIONS, Capacity, Side
 
 if TYPE_CHECKING:
     from tenants.models import Membership, Tenant, User
@@ -53,13 +53,17 @@ def _set_local(name: str, value: str | None) -> None:
         cur.execute("SELECT set_config(%s, %s, true)", [name, value or ""])
 
 
-def enter_gateway(*, user_id: Any = None, api_key_hash: str | None = None) -> None:
-    """Before a tenant is known: the gateway role, which sees no tenant's domain data."""
+def enter_gateway(*, user_id: Any = None, api_key_hash: str | None = None, tenant_id: Any = None) -> None:
+    """Before a capacity is known: the gateway role, which holds no privilege on domain data.
+
+    tenant_id is given once an API key has named its tenant, so the gateway may read that
+    tenant's membership behind the key (memberships are RLS'd like every tenant-owned table).
+    """
     if not connection.in_atomic_block:
         raise RuntimeError("enter_gateway() needs a transaction: SET LOCAL would be a no-op")
     with connection.cursor() as cur:
         cur.execute(f"SET LOCAL ROLE {boundary.GATEWAY_ROLE}")
-    _set_local("app.tenant_id", None)
+    _set_local("app.tenant_id", str(tenant_id) if tenant_id else None)
     _set_local("app.user_id", str(user_id) if user_id else None)
     _set_local("app.api_key_hash", api_key_hash)
 
@@ -119,14 +123,19 @@ def _scope_model(name: str) -> type[models.Model]:
     return {"location": Location, "pc": ProfessionalCorporation}[name]
 
 
-def _scope_perm(scope_model: type[models.Model], action: str) -> str:
-    # Reading needs view_<scope>; any write needs change_<scope>. Finer actions (approve_marketing,
-    # sign_protocol) are checked by the services that perform them, through has_object_action().
-    verb = "view" if action == VIEW else "change"
+def _scope_perm(scope_model: type[models.Model], side: Side, action: str) -> str:
+    """The guardian permission on the PC/location that admits a row for `action`.
+
+    Business rows: reading needs view_<scope>, any write change_<scope>. Clinical rows: a grant of
+    view_<scope> means "works for this PC/location", which is what charting there requires;
+    changing the PC or location record itself stays a business write. Finer actions
+    (approve_marketing, sign_protocol) are checked by the services that perform them.
+    """
+    verb = "view" if action == VIEW or side == Side.CLINICAL else "change"
     return f"{scope_model._meta.app_label}.{verb}_{scope_model._meta.model_name}"
 
 
-def granted_scope(ctx: AccessContext, scope: str, action: str) -> models.QuerySet[Any]:
+def granted_scope(ctx: AccessContext, scope: str, side: Side, action: str) -> models.QuerySet[Any]:
     """Ids of the Locations/PCs the membership's group holds the permission for."""
     model = _scope_model(scope)
     if ctx.membership is None:
@@ -134,7 +143,7 @@ def granted_scope(ctx: AccessContext, scope: str, action: str) -> models.QuerySe
     base = model._default_manager.filter(tenant=ctx.tenant)
     # accept_global_perms=False: a model-level permission must never widen to every tenant.
     granted = get_objects_for_group(
-        ctx.membership.group, _scope_perm(model, action), base, accept_global_perms=False
+        ctx.membership.group, _scope_perm(model, side, action), base, accept_global_perms=False
     )
     return granted.values("pk")
 
@@ -147,7 +156,7 @@ def restrict(qs: models.QuerySet[M], ctx: AccessContext, action: str = VIEW) -> 
     qs = qs.filter(tenant=ctx.tenant)  # RLS already does this; the filter keeps intent visible
     if ctx.capacity.tenant_wide or policy.scope_model is None:
         return qs
-    ids = granted_scope(ctx, policy.scope_model, action)
+    ids = granted_scope(ctx, policy.scope_model, policy.side, action)
     path = f"{policy.scope_path}__in" if policy.scope_path else "pk__in"
     return qs.filter(**{path: ids})
 

@@ -1,4 +1,18 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def refresh_boundary_functions(using: str = "default", **kwargs: Any) -> None:
+    """Re-apply the boundary's functions after every migrate (CREATE OR REPLACE is idempotent),
+    so a changed trigger body reaches existing databases without a hand-written migration."""
+    from django.db import connections
+
+    from mso_platform.db import boundary
+
+    with connections[using].cursor() as cur:
+        cur.execute(boundary.AUDIT_FUNCTIONS_SQL)
 
 
 class TenantsConfig(AppConfig):
@@ -7,3 +21,7 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from tenants import signals  # noqa: F401  (connects the audit receivers)
+
+        post_migrate.connect(
+            refresh_boundary_functions, sender=self, dispatch_uid="refresh_boundary_functions"
+        )

@@ -193,7 +193,9 @@ def test_introspection_sees_app_schema_tables_so_flush_and_later_migrations_work
         names = {t.name for t in connection.introspection.get_table_list(cur)}
         assert {'"clinical"."patient_chart"', '"management"."location"', "tenants_membership"} <= names
         constraints = connection.introspection.get_constraints(cur, '"clinical"."patient_chart"')
-    assert any(c["unique"] and c["columns"] == ["tenant_id", "medical_record_number"] for c in constraints.values())
+    assert any(
+        c["unique"] and c["columns"] == ["tenant_id", "medical_record_number"] for c in constraints.values()
+    )
     # An AlterField that must find the existing unique constraint by introspection (as a migration would).
     old = Location._meta.get_field("name")
     new = copy(old)
@@ -204,3 +206,17 @@ def test_introspection_sees_app_schema_tables_so_flush_and_later_migrations_work
     with connection.cursor() as cur:
         after = connection.introspection.get_constraints(cur, '"management"."location"')
     assert not any(c["unique"] and c["columns"] == ["name"] for c in after.values())
+
+
+def test_audit_skips_bookkeeping_only_updates_but_keeps_real_ones(world_a: World) -> None:
+    from django.utils import timezone
+
+    from tenants.models import ApiKey, AuditLogEntry
+    from tenants.services import api_key_create, api_key_revoke
+
+    key, _ = api_key_create(ctx=world_a.ctx("mso_admin"), name="sync")
+    updates = AuditLogEntry.objects.filter(object_id=str(key.pk), action="update")
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+    assert updates.count() == 0
+    api_key_revoke(key=key)
+    assert [e.detail for e in updates] == [{"changed": ["revoked_at"]}]

@@ -85,8 +85,16 @@ CREATE OR REPLACE FUNCTION public.mso_audit_row_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
   rec jsonb;
+  changed jsonb := '[]'::jsonb;
 BEGIN
   IF TG_OP = 'DELETE' THEN rec := to_jsonb(OLD); ELSE rec := to_jsonb(NEW); END IF;
+  IF TG_OP = 'UPDATE' THEN
+    SELECT COALESCE(jsonb_agg(n.key ORDER BY n.key), '[]'::jsonb) INTO changed
+    FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
+    WHERE n.value IS DISTINCT FROM o.value;
+    -- Bookkeeping columns (an API key's last use) are not changes anyone audits.
+    IF changed <@ '["last_used_at"]'::jsonb THEN RETURN NULL; END IF;
+  END IF;
   INSERT INTO public.tenants_auditlogentry
     (id, tenant_id, at, actor_id, capacity, action, object_type, object_id, detail, client_ip, via)
   VALUES (
@@ -98,11 +106,7 @@ BEGIN
     lower(TG_OP),
     TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME,
     rec->>'id',
-    CASE WHEN TG_OP = 'UPDATE' THEN jsonb_build_object('changed', (
-        SELECT COALESCE(jsonb_agg(n.key ORDER BY n.key), '[]'::jsonb)
-        FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
-        WHERE n.value IS DISTINCT FROM o.value))
-      ELSE '{}'::jsonb END,
+    CASE WHEN TG_OP = 'UPDATE' THEN jsonb_build_object('changed', changed) ELSE '{}'::jsonb END,
     NULLIF(current_setting('app.client_ip', true), '')::inet,
     COALESCE(NULLIF(current_setting('app.via', true), ''), 'system')
   );

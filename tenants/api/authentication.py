@@ -9,7 +9,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from tenants.access import AccessContext, activate, enter_gateway
-from tenants.models import ApiKey
+from tenants.models import ApiKey, Membership
 
 KEYWORD = "Api-Key"
 
@@ -40,18 +40,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         digest = ApiKey.hash_secret(raw.strip())
         # The gateway role sees only the key row whose hash we present (RLS policy on app.api_key_hash).
         enter_gateway(api_key_hash=digest)
-        key = (
-            ApiKey.objects.select_related("membership__tenant", "membership__user", "membership__group")
-            .filter(key_hash=digest)
-            .first()
-        )
+        key = ApiKey.objects.filter(key_hash=digest).first()
         if key is None:
             raise exceptions.AuthenticationFailed("Unknown API key.")
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        membership = key.membership
-        if not membership.is_current() or not membership.user.is_active:
+        # The key names its tenant. Only now may the gateway read that tenant's membership row: RLS
+        # hides every membership while app.tenant_id is unset, so joining it above found no key.
+        enter_gateway(api_key_hash=digest, tenant_id=key.tenant_id)
+        membership = (
+            Membership.objects.select_related("tenant", "user", "group").filter(pk=key.membership_id).first()
+        )
+        if membership is None or not membership.is_current() or not membership.user.is_active:
             raise exceptions.AuthenticationFailed("The membership behind this API key is no longer active.")
+        key.membership = membership
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
         ctx = AccessContext.for_membership(membership, via="api", client_ip=request.META.get("REMOTE_ADDR"))
         activate(ctx)
@@ -62,4 +64,4 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 def access_of(request: Any) -> AccessContext:
-    return request.auth  # type: ignore[no-any-return]
+    return request.auth

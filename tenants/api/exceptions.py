@@ -13,9 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound("No such object.")
-    elif isinstance(exc, DjangoPermissionDenied):
+    if isinstance(exc, Http404 | DjangoPermissionDenied):
         exc = exceptions.NotFound("No such object.")
     elif isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}

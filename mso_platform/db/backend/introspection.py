@@ -36,7 +36,7 @@ def _schema_first(cursor: Any, table_name: str) -> Iterator[str]:
 
 
 class DatabaseIntrospection(PgIntrospection):
-    def get_table_list(self, cursor: Any) -> list[TableInfo]:
+    def get_table_list(self, cursor: Any) -> list[Any]:  # postgresql TableInfo carries a comment
         cursor.execute(
             """
             SELECT
