@@ -5,8 +5,9 @@ from django.db.models.signals import post_migrate
 
 
 def refresh_boundary_functions(using: str = "default", **kwargs: Any) -> None:
-    """Re-apply the boundary's functions after every migrate (CREATE OR REPLACE is idempotent),
-    so a changed trigger body reaches existing databases without a hand-written migration."""
+    """Re-apply the row-audit functions after every migrate (CREATE OR REPLACE is idempotent), so a
+    changed trigger body reaches existing databases. The chain functions depend on the audit table's
+    columns, so they change only through migrations (tenants 0002)."""
     from django.db import connections
 
     from mso_platform.db import boundary

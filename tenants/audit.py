@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import models
+from django.db import connection, models, transaction
+
+from mso_platform.db import boundary
 
 from tenants.access import AccessContext
 from tenants.models import AuditLogEntry
@@ -56,3 +59,33 @@ def record_clinical_reads(ctx: AccessContext, objects: list[models.Model]) -> No
             for o in objects
         ]
     )
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    tenant_id: str | None
+    seq: int
+    entry_id: str
+    problem: str
+
+
+def chain_verify(tenant_id: Any) -> tuple[int, ChainBreak | None]:
+    """(entries checked, first broken link or None) for one tenant's chain (None: tenant-less chain).
+
+    Reads as the connection's own role with app.tenant_id set, so RLS admits exactly that chain
+    even where the owner is not a superuser (FORCE ROW LEVEL SECURITY applies to it).
+    """
+    tenant = str(tenant_id) if tenant_id else None
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SELECT set_config('app.tenant_id', %s, true)", [tenant or ""])
+        cur.execute(boundary.AUDIT_CHAIN_CHECK_SQL, {"tenant": tenant})
+        row = cur.fetchone()
+        if row is None:
+            cur.execute(
+                "SELECT count(*) FROM public.tenants_auditlogentry "
+                "WHERE (tenant_id = %(t)s OR (%(t)s IS NULL AND tenant_id IS NULL))",
+                {"t": tenant},
+            )
+            return int(cur.fetchone()[0]), None
+        seq, entry_id, problem, checked = row
+        return int(checked), ChainBreak(tenant, int(seq), str(entry_id), str(problem))

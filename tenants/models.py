@@ -177,10 +177,20 @@ class AuditLogEntry(models.Model):
     detail = models.JSONField(default=dict, blank=True)
     client_ip = models.GenericIPAddressField(blank=True, null=True)
     via = models.CharField(max_length=16, default="system")  # browser, api, task, system
+    # Hash chain per tenant, filled by a BEFORE INSERT trigger (values given by the app are ignored):
+    # hash = sha256(prev_hash | seq | every column). Verified by `manage.py verify_audit_chain`.
+    seq = models.BigIntegerField(default=0, editable=False)
+    prev_hash = models.CharField(max_length=64, default="", editable=False)
+    hash = models.CharField(max_length=64, default="", editable=False)
 
     class Meta:
-        ordering = ["at"]
+        ordering = ["tenant", "seq"]
         indexes = [models.Index(fields=["tenant", "at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "seq"], nulls_distinct=False, name="one_audit_seq_per_tenant"
+            )
+        ]
 
     def __str__(self) -> str:
         return (

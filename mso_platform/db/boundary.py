@@ -121,6 +121,63 @@ END $fn$;
 """
 
 
+# Tamper evidence: each entry carries the hash of the previous entry of its tenant (tenant-less
+# entries form their own chain). The advisory lock serializes appends per tenant until commit, so
+# two transactions never take the same seq; other tenants are not blocked.
+AUDIT_CHAIN_SQL = r"""
+CREATE OR REPLACE FUNCTION public.mso_audit_entry_hash(e public.tenants_auditlogentry) RETURNS text
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT encode(sha256(convert_to(concat_ws('|',
+    e.prev_hash, e.seq::text, COALESCE(e.tenant_id::text, ''), e.id::text,
+    to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), COALESCE(e.actor_id::text, ''),
+    e.capacity, e.action, e.object_type, e.object_id, e.detail::text,
+    COALESCE(host(e.client_ip), ''), e.via), 'UTF8')), 'hex')
+$fn$;
+
+CREATE OR REPLACE FUNCTION public.mso_audit_chain() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+DECLARE
+  last_seq bigint;
+  last_hash text;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7340, hashtext(COALESCE(NEW.tenant_id::text, '')));
+  SELECT e.seq, e.hash INTO last_seq, last_hash FROM public.tenants_auditlogentry e
+   WHERE (e.tenant_id = NEW.tenant_id OR (NEW.tenant_id IS NULL AND e.tenant_id IS NULL))
+   ORDER BY e.seq DESC LIMIT 1;
+  NEW.seq := COALESCE(last_seq, 0) + 1;
+  NEW.prev_hash := COALESCE(last_hash, repeat('0', 64));
+  NEW.hash := public.mso_audit_entry_hash(NEW);
+  RETURN NEW;
+END $fn$;
+"""
+
+AUDIT_CHAIN_TRIGGER_SQL = (
+    "CREATE TRIGGER audit_chain BEFORE INSERT ON public.tenants_auditlogentry "
+    "FOR EACH ROW EXECUTE FUNCTION public.mso_audit_chain()"
+)
+
+# The first entry that does not fit the chain of one tenant: edited (hash differs from its content),
+# deleted or reordered (its prev_hash is not the previous entry's hash, or seq skips).
+AUDIT_CHAIN_CHECK_SQL = """
+WITH chain AS (
+  SELECT e.id, e.seq, e.hash, e.prev_hash, public.mso_audit_entry_hash(e) AS recomputed,
+         lag(e.hash) OVER (ORDER BY e.seq) AS previous_hash,
+         lag(e.seq) OVER (ORDER BY e.seq) AS previous_seq
+  FROM public.tenants_auditlogentry e
+  WHERE (e.tenant_id = %(tenant)s OR (%(tenant)s IS NULL AND e.tenant_id IS NULL))
+)
+SELECT seq, id,
+  CASE WHEN hash <> recomputed THEN 'entry content does not match its hash'
+       WHEN seq <> COALESCE(previous_seq, 0) + 1 THEN 'sequence gap: an entry was removed'
+       ELSE 'link broken: previous entry removed or reordered' END,
+  (SELECT count(*) FROM chain)
+FROM chain
+WHERE hash <> recomputed OR seq <> COALESCE(previous_seq, 0) + 1
+   OR prev_hash <> COALESCE(previous_hash, repeat('0', 64))
+ORDER BY seq LIMIT 1
+"""
+
+
 def grants_for(schema: str, table: str) -> dict[str, str]:
     if schema == "public":
         return PUBLIC_TABLE_GRANTS.get(table, {})
