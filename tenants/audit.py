@@ -8,7 +8,6 @@ from typing import Any
 from django.db import connection, models, transaction
 
 from mso_platform.db import boundary
-
 from tenants.access import AccessContext
 from tenants.models import AuditLogEntry
 

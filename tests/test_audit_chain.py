@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from io import StringIO
+from itertools import pairwise
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -33,7 +35,7 @@ def tamper() -> Iterator[None]:
         cur.execute("ALTER TABLE tenants_auditlogentry ENABLE TRIGGER append_only")
 
 
-def sql(statement: str, params: list[object]) -> None:
+def sql(statement: str, params: list[Any]) -> None:
     with connection.cursor() as cur:
         cur.execute(statement, params)
 
@@ -43,7 +45,7 @@ def test_chain_links_each_entry_to_the_previous_one_of_its_tenant(
 ) -> None:
     assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
     assert entries[0].prev_hash == "0" * 64
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in pairwise(entries))
     assert chain_verify(world_a.tenant.pk) == (len(entries), None)
     assert chain_verify(world_b.tenant.pk)[1] is None
 
