@@ -220,3 +220,11 @@ def test_audit_skips_bookkeeping_only_updates_but_keeps_real_ones(world_a: World
     assert updates.count() == 0
     api_key_revoke(key=key)
     assert [e.detail for e in updates] == [{"changed": ["revoked_at"]}]
+
+
+def test_app_schemas_exist_with_usage_only_for_the_roles_the_boundary_names() -> None:
+    for schema, grants in boundary.SCHEMA_GRANTS.items():
+        assert scalar(f"SELECT count(*) FROM pg_namespace WHERE nspname = '{schema}'") == 1, schema
+        for role in boundary.RUNTIME_ROLES:
+            usage = scalar(f"SELECT has_schema_privilege('{role}', '{schema}', 'USAGE')")
+            assert usage is (role in grants), (schema, role)

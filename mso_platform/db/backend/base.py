@@ -14,7 +14,7 @@ from django.db.backends.postgresql.schema import DatabaseSchemaEditor as PgSchem
 
 from mso_platform.db import boundary
 from mso_platform.db.backend.introspection import DatabaseIntrospection
-from mso_platform.db.schemas import split_table
+from mso_platform.db.schemas import APP_SCHEMAS, split_table
 
 
 class DatabaseSchemaEditor(PgSchemaEditor):
@@ -26,6 +26,10 @@ class DatabaseSchemaEditor(PgSchemaEditor):
             return
         self.execute(boundary.ROLES_SQL, None)
         self.execute(boundary.AUDIT_FUNCTIONS_SQL, None)
+        # All app schemas and their USAGE grants exist from the first migrate, tables or not.
+        for schema in sorted(set(APP_SCHEMAS.values())):
+            for stmt in boundary.schema_sql(schema):
+                self.execute(stmt)
         self._prerequisites_done = True
 
     def create_model(self, model: Any) -> None:
