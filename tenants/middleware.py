@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tenants.access import AccessContext, activate, enter_gateway, reset_identity
 from tenants.models import Membership, Tenant
+from tenants.security import middleware as security
 
 TENANT_PATH = re.compile(r"^/t/(?P<slug>[^/]+)/")
 SESSION_CAPACITY_KEY = "capacity:{tenant_id}"
@@ -92,6 +93,12 @@ class TenantMiddleware:
             if request.path_info != capacity_url:
                 return HttpResponseRedirect(f"{capacity_url}?next={request.path}")
             return self.get_response(request)
+        if security.second_factor_missing(request, chosen):
+            if request.path_info == capacity_url:
+                # Still free to pick another capacity (one that needs no second factor); nothing activated.
+                return self.get_response(request)
+            return security.second_factor_redirect(request)
+        security.note_capacity(request, chosen)
         ctx = AccessContext.for_membership(chosen, via="browser", client_ip=client_ip(request))
         activate(ctx)
         request.access = ctx  # type: ignore[attr-defined]

@@ -18,8 +18,10 @@ from tenants.access import AccessContext
 from tenants.capacities import CAPACITIES
 from tenants.middleware import SESSION_CAPACITY_KEY
 from tenants.models import ApiKey, AuditLogEntry, Membership
+from tenants.security.policy import requires_two_factor
 from tenants.services import api_key_create, membership_create, object_access_grant
 from tests import factories
+from tests.sessions import sign_in
 from tests.worlds import PASSWORD, World
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +36,8 @@ def turl(world: World, name: str, **kwargs: Any) -> str:
 
 
 def signed_in(client: Client, world: World, capacity: str) -> Client:
-    client.force_login(world.user(capacity))
-    return client
+    # Capacities that need a second factor pass it for real (tests/sessions.py).
+    return sign_in(client, world.user(capacity), verified=requires_two_factor(capacity))
 
 
 def pages(world: World, index: int) -> dict[str, str]:
@@ -213,11 +215,11 @@ def test_lists_show_only_what_the_capacity_may_see(client: Client, world_a: Worl
     assert world_a.locations[0].name in body
     assert world_a.locations[1].name not in body
     assert all(loc.name not in body for loc in world_b.locations)
-    client.force_login(world_a.user("mso_admin"))
+    sign_in(client, world_a.user("mso_admin"))
     body = client.get(turl(world_a, "location-list")).content.decode()
     assert all(loc.name in body for loc in world_a.locations)
     assert all(loc.name not in body for loc in world_b.locations)
-    client.force_login(world_a.user("clinician"))
+    sign_in(client, world_a.user("clinician"))
     body = client.get(turl(world_a, "chart-list")).content.decode()
     assert world_a.charts[0].patient_name in body
     assert world_a.charts[1].patient_name not in body
@@ -294,7 +296,7 @@ def session_capacity(client: Client, world: World) -> Any:
 def test_two_capacities_must_choose_before_entering(
     client: Client, world_a: World, two_hats: tuple[Membership, Membership]
 ) -> None:
-    client.force_login(two_hats[0].user)
+    sign_in(client, two_hats[0].user)
     response = client.get(turl(world_a, "location-list"))
     assert response.status_code == 302
     assert response["Location"] == turl(world_a, "capacity-switch") + "?next=" + turl(
@@ -310,7 +312,7 @@ def test_capacity_switch_changes_what_is_visible(
     client: Client, world_a: World, two_hats: tuple[Membership, Membership]
 ) -> None:
     admin, rn = two_hats
-    client.force_login(admin.user)
+    sign_in(client, admin.user)
     switch = turl(world_a, "capacity-switch")
     chart = world_a.charts[0]
 
@@ -341,7 +343,7 @@ def test_capacity_not_held_is_refused_with_400_and_nothing_stored(
     client: Client, world_a: World, world_b: World, two_hats: tuple[Membership, Membership]
 ) -> None:
     admin, _ = two_hats
-    client.force_login(admin.user)
+    sign_in(client, admin.user)
     switch = turl(world_a, "capacity-switch")
     someone_elses = world_a.members["pc_physician"].pk
     other_tenant = world_b.members["mso_admin"].pk
@@ -359,7 +361,7 @@ def test_capacity_switch_redirects_only_to_safe_paths_inside_the_tenant(
     client: Client, world_a: World, two_hats: tuple[Membership, Membership]
 ) -> None:
     admin, _ = two_hats
-    client.force_login(admin.user)
+    sign_in(client, admin.user)
     switch = turl(world_a, "capacity-switch")
     dashboard = turl(world_a, "dashboard")
     cases = {
@@ -382,7 +384,7 @@ def test_capacity_switch_over_htmx_answers_with_hx_redirect(
     client: Client, world_a: World, two_hats: tuple[Membership, Membership]
 ) -> None:
     _, rn = two_hats
-    client.force_login(rn.user)
+    sign_in(client, rn.user)
     response = client.post(
         turl(world_a, "capacity-switch"), {"membership": str(rn.pk)}, headers={"HX-Request": "true"}
     )

@@ -17,6 +17,7 @@ from django.urls import include, path, reverse
 from management.models import Location
 from tenants.access import AccessContext
 from tenants.models import AuditLogEntry
+from tests.sessions import sign_in
 from tests.worlds import World
 
 # Real commits: the point is what a reused connection carries from one request to the next.
@@ -95,7 +96,7 @@ urlpatterns = [
 
 def test_failed_tenant_request_leaves_nothing_for_the_next_tenant(world_a: World, world_b: World) -> None:
     client = Client()
-    client.force_login(world_a.user("mso_admin"))
+    sign_in(client, world_a.user("mso_admin"))
     pid_before = identity()[-1]
 
     # Tenant A's request activates A (business role, app.tenant_id) and then answers 404.
@@ -106,7 +107,7 @@ def test_failed_tenant_request_leaves_nothing_for_the_next_tenant(world_a: World
     assert_reset(after_error)
 
     # Next request on the same connection, for tenant B: sees B only.
-    client.force_login(world_b.user("mso_admin"))
+    sign_in(client, world_b.user("mso_admin"))
     response = client.get(reverse("location-list", kwargs={"tenant_slug": "bravo"}))
     assert response.status_code == 200
     body = response.content.decode()
@@ -120,7 +121,7 @@ def test_failed_tenant_request_leaves_nothing_for_the_next_tenant(world_a: World
 @override_settings(ROOT_URLCONF=__name__)
 def test_a_request_after_an_error_starts_at_the_gateway_with_no_tenant(world_a: World) -> None:
     client = Client(raise_request_exception=False)
-    client.force_login(world_a.user("mso_admin"))
+    sign_in(client, world_a.user("mso_admin"))
     assert client.get("/t/alpha/locations/not-a-uuid/").status_code == 404
     assert client.get("/t/alpha/test-write-then-raise/").status_code == 500
     seen = client.get("/probe/").json()
@@ -132,7 +133,7 @@ def test_a_request_after_an_error_starts_at_the_gateway_with_no_tenant(world_a: 
 @override_settings(ROOT_URLCONF=__name__)
 def test_a_view_that_raises_after_a_write_leaves_nothing_written(world_a: World) -> None:
     client = Client(raise_request_exception=False)
-    client.force_login(world_a.user("mso_admin"))
+    sign_in(client, world_a.user("mso_admin"))
     audit_before = AuditLogEntry.objects.filter(action="insert", object_type="management.location").count()
     response = client.get("/t/alpha/test-write-then-raise/")
     assert response.status_code == 500
@@ -148,7 +149,7 @@ def test_a_view_that_raises_after_a_write_leaves_nothing_written(world_a: World)
 @override_settings(ROOT_URLCONF=__name__)
 def test_a_view_that_answers_4xx_after_a_write_leaves_nothing_written(world_a: World) -> None:
     client = Client()
-    client.force_login(world_a.user("mso_admin"))
+    sign_in(client, world_a.user("mso_admin"))
     assert client.get("/t/alpha/test-write-then-refuse/").status_code == 400
     assert not Location.objects.filter(name="Written before a 400").exists()
     assert_reset(identity())
@@ -156,7 +157,7 @@ def test_a_view_that_answers_4xx_after_a_write_leaves_nothing_written(world_a: W
 
 def test_clinical_role_does_not_outlive_a_chart_request(world_a: World) -> None:
     client = Client()
-    client.force_login(world_a.user("pc_physician"))
+    sign_in(client, world_a.user("pc_physician"))
     chart = world_a.charts[0]
     response = client.get(reverse("chart-detail", kwargs={"tenant_slug": "alpha", "pk": chart.pk}))
     assert response.status_code == 200

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
@@ -28,7 +30,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "tenants",
+    "tenants.security",
     "management",
     "clinical",
     "compliance",
@@ -36,16 +42,26 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tenants.security.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside the request transaction on purpose: the failure that reaches the limit is committed
+    # with the sign-in page's 200 first, and only then turned into the 429 lockout page (a 4xx
+    # inside would roll back the very attempt that locks the account).
+    "axes.middleware.AxesMiddleware",
     # Opens the request transaction and drops to the gateway role before anything touches the DB.
     "tenants.middleware.RequestTransactionMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session has passed a second factor (TOTP or recovery code).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Resolves /t/<slug>/ and the chosen capacity, then SET LOCAL ROLE + app.tenant_id.
+    # Signs out sessions idle longer than their capacity allows.
+    "tenants.security.middleware.IdleSessionMiddleware",
+    # Resolves /t/<slug>/ and the chosen capacity, asks for the second factor where the capacity
+    # needs one, then SET LOCAL ROLE + app.tenant_id.
     "tenants.middleware.TenantMiddleware",
 ]
 
@@ -99,14 +115,47 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = _redis_url()
 os.environ.setdefault("REDIS_URL", REDIS_URL)
 
+
+def cache_redis_url(url: str, db: int) -> str:
+    """redis-py's spelling of REDIS_URL for the cache, on its own database number.
+
+    The embedded Redis is "redis+socket:///path" (kombu's form); redis-py wants "unix:///path".
+    The cache gets a database of its own so that clearing it can never drop queued Celery tasks.
+    """
+    parts = urlsplit(url)
+    if parts.scheme in ("redis+socket", "unix"):
+        query = urlencode([*((k, v) for k, v in parse_qsl(parts.query) if k != "db"), ("db", str(db))])
+        return f"unix://{parts.path}?{query}"
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
+
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env(
+            "CACHE_URL", default=cache_redis_url(REDIS_URL, env.int("CACHE_REDIS_DB", default=1))
+        ),
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="mso"),
+    }
+}
+
 AUTH_USER_MODEL = "tenants.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+IP before any password is checked (django-axes).
+    "tenants.security.lockout.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "tenant-picker"
 LOGOUT_REDIRECT_URL = "login"
+# Argon2 first: new and re-saved passwords get it; older hashes still verify and are upgraded at login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -117,9 +166,57 @@ AUTH_PASSWORD_VALIDATORS = [
 ANONYMOUS_USER_NAME = None
 GUARDIAN_MONKEY_PATCH_USER = False
 
+# --- Sign-in hardening (issue 5; README "Security") ------------------------------------------------
+# Second factor (django-otp): TOTP for the capacities in tenants/security/policy.py.
+OTP_TOTP_ISSUER = "MSO Platform"
+# Wrong codes double the wait before the next try: 2, 4, 8 … seconds (per device, in the database).
+OTP_TOTP_THROTTLE_FACTOR = env.int("OTP_TOTP_THROTTLE_FACTOR", default=2)
+
+# Failed sign-ins (django-axes): 5 failures of one email from one address lock that pair out for
+# 15 minutes; attempts are kept in the database (public.axes_*, granted to the gateway role).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A locked-out pair stays locked for the cool-off from its lockout: more tries do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "tenants.security.lockout.attempted_email"
+AXES_CLIENT_IP_CALLABLE = "tenants.middleware.client_ip"  # the same address the audit log records
+AXES_LOCKOUT_CALLABLE = "tenants.security.lockout.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"  # the sign-in form's email field
+AXES_VERBOSE = False  # no banner on every manage.py command
+
+# Idle sessions are signed out: clinical capacities after 15 minutes, the rest after 30.
+SESSION_IDLE_TIMEOUT_MINUTES: dict[str, int] = {
+    "pc_physician": env.int("IDLE_TIMEOUT_CLINICAL_MINUTES", default=15),
+    "clinician": env.int("IDLE_TIMEOUT_CLINICAL_MINUTES", default=15),
+}
+SESSION_IDLE_TIMEOUT_DEFAULT_MINUTES = env.int("IDLE_TIMEOUT_MINUTES", default=30)
+# Hard cap whatever the activity: one working day; and nothing survives closing the browser.
+SESSION_COOKIE_AGE = 12 * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# No inline script or style anywhere but the two API documentation pages (their vendored UIs
+# inline both); tenants.security.middleware sets these.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; "
+    "base-uri 'self'; form-action 'self'"
+)
+CONTENT_SECURITY_POLICY_EXCEPTIONS: dict[str, str] = {
+    path: (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+    for path in ("/api/v1/docs/", "/api/v1/redoc/")
+}
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# Pages carry the token in the markup (forms, htmx's hx-headers); no script needs the cookie.
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -148,6 +245,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tenants.api.exceptions.exception_handler",
+    # Per API key, in the Redis cache; over the rate: 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["tenants.api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_RATE_PER_KEY", default="600/min")},
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -200,6 +300,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # axes narrates every sign-in at INFO; its warnings (failures, lockouts) are what operators need.
+    "loggers": {"axes": {"level": env("AXES_LOG_LEVEL", default="WARNING")}},
 }
 
 # Separate test database names let several suites run at once against one server.

@@ -5,3 +5,7 @@ from mso_platform.settings.base import *  # noqa: F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Suites running side by side share the embedded Redis: keep their cache keys apart.
+CACHES["default"]["KEY_PREFIX"] = f"test:{DATABASES['default']['TEST']['NAME']}"  # noqa: F405
+# Suites drive one key through many requests (matrix, fuzzing); tests of the limit set their own rate.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "100000/min"}  # noqa: F405

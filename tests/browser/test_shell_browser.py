@@ -1,19 +1,33 @@
-"""A person in a real browser: sign in, pick the tenant, choose a capacity, switch it with the visible
-switch (htmx), see the clinical navigation appear and open a chart."""
+"""A person in a real browser: sign in, pick the tenant, choose a capacity, set up two-factor (the
+code computed from the shown secret, as an authenticator app does), switch capacity with the visible
+switch (htmx), see the clinical navigation appear and open a chart. Console errors (CSP violations
+included) fail the test."""
 
 from __future__ import annotations
 
+import base64
 import re
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from django_otp.oath import hotp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenants.models import ApiKey, AuditLogEntry
 from tenants.services import membership_create, object_access_grant
+from tests.sessions import authenticator, totp_code
 from tests.worlds import PASSWORD, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def code_from_secret(secret: str) -> str:
+    """What an authenticator app shows now for a base32 secret typed in from the setup page."""
+    key = base64.b32decode(secret.replace(" ", ""))
+    return f"{hotp(key, int(time.time()) // 30):06d}"
 
 
 def test_sign_in_pick_switch_capacity_and_open_a_chart(
@@ -42,7 +56,22 @@ def test_sign_in_pick_switch_capacity_and_open_a_chart(
     # Two capacities and none chosen yet: the shell asks which one.
     page.wait_for_url(re.compile(r"/t/alpha/capacity/"))
     page.click("button:has-text('Act as MSO administrator')")
+    # An MSO administrator needs a second factor; with no authenticator yet, setup comes first.
+    page.wait_for_url(f"{base}/account/2fa/setup/?next={quote('/t/alpha/', safe='')}")
+    secret = page.locator("[data-testid=totp-secret]").inner_text()
+    qr = page.locator("[data-testid=totp-qr]")
+    assert qr.is_visible() and qr.evaluate("img => img.naturalWidth") > 0  # the offline SVG decoded
+    page.screenshot(path=str(artifacts_dir / "two-factor-setup.png"), full_page=True)
+    device = TOTPDevice.objects.get(user=admin.user, confirmed=False)
+    assert base64.b32decode(secret.replace(" ", "")) == device.bin_key
+    page.fill("input[name=token]", code_from_secret(secret))
+    page.click("button:has-text('Turn on two-factor')")
+    codes = page.locator("[data-testid=recovery-code]").all_inner_texts()
+    assert len(codes) == 10 and len(set(codes)) == 10
+    page.screenshot(path=str(artifacts_dir / "two-factor-recovery-codes.png"), full_page=True)
+    page.click("text=I have saved them, continue")
     page.wait_for_url(f"{base}/t/alpha/")
+    assert AuditLogEntry.objects.filter(action="2fa_setup", actor=admin.user).exists()
     nav = page.locator("nav.sidenav")
     assert nav.locator("text=Locations").count() == 1
     assert nav.locator("text=Patient charts").count() == 0
@@ -86,8 +115,14 @@ def test_api_key_created_once_and_revoked_in_place_with_htmx(
 ) -> None:
     world = build_world("alpha")
     base = live_server.url
-    sign_in(page, base, world.user("mso_admin").email)
+    admin = world.user("mso_admin")
+    device = authenticator(admin)  # set up earlier; today the person only types the current code
+    sign_in(page, base, admin.email)
     page.goto(f"{base}/t/alpha/api-keys/")
+    page.wait_for_url(re.compile(r"/account/2fa/\?next="))
+    page.fill("input[name=token]", totp_code(device))
+    page.click("button:has-text('Verify')")
+    page.wait_for_url(f"{base}/t/alpha/api-keys/")
     page.fill("input[name=name]", "Booking sync")
     page.click("button:has-text('Create key')")
     raw = page.locator("[data-testid=raw-key]").inner_text()
