@@ -46,6 +46,17 @@ PUBLIC_TABLE_GRANTS: dict[str, dict[str, str]] = {
     },
     # Append-only: INSERT and SELECT, never UPDATE or DELETE (a trigger refuses those to the owner too).
     "tenants_auditlogentry": {**{r: "SELECT, INSERT" for r in TENANT_ROLES}, GATEWAY_ROLE: "INSERT"},
+    # Sign-in lockout (django-axes) runs at sign-in and sign-out, in the gateway phase: it counts,
+    # expires and clears attempts (the expiration rows go with their attempt). Its failure log is
+    # switched off, so that table gets nothing.
+    "axes_accessattempt": {GATEWAY_ROLE: RW},
+    "axes_accessattemptexpiration": {GATEWAY_ROLE: RW},
+    "axes_accesslog": {GATEWAY_ROLE: "SELECT, INSERT, UPDATE"},
+    # Second factor: devices are read, set up and verified outside any tenant (gateway phase only);
+    # no tenant role can read a TOTP secret or a recovery-code hash.
+    "otp_totp_totpdevice": {GATEWAY_ROLE: RW},
+    "security_recoverycodedevice": {GATEWAY_ROLE: RW},
+    "security_recoverycode": {GATEWAY_ROLE: RW},
 }
 
 # Row-level security. Every table with a tenant_id column gets this policy, ENABLEd and FORCEd.
@@ -86,8 +97,18 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
   rec jsonb;
   changed jsonb := '[]'::jsonb;
+  -- SECURITY DEFINER makes current_user the definer; the invoker is the SET ROLE in effect.
+  invoker name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user);
 BEGIN
   IF TG_OP = 'DELETE' THEN rec := to_jsonb(OLD); ELSE rec := to_jsonb(NEW); END IF;
+  -- A tenant restore (inserts) or purge (deletes) by the table owner, never a runtime role, is
+  -- recorded by the restored log or one "tenant.deleted" entry instead (tenants/portability).
+  IF (TG_OP = 'INSERT' AND rec->>'tenant_id' = current_setting('app.restoring', true)
+      OR TG_OP = 'DELETE' AND rec->>'tenant_id' = current_setting('app.purge_tenant', true))
+     AND invoker NOT IN ('mso_gateway', 'mso_business', 'mso_clinical', 'mso_auditor')
+     AND pg_has_role(invoker, (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+    RETURN NULL;
+  END IF;
   IF TG_OP = 'UPDATE' THEN
     SELECT COALESCE(jsonb_agg(n.key ORDER BY n.key), '[]'::jsonb) INTO changed
     FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
@@ -116,6 +137,13 @@ END $fn$;
 CREATE OR REPLACE FUNCTION public.mso_audit_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
+  -- The one exception: a tenant delete removes that tenant's entries, in a transaction that set
+  -- app.purge_tenant, as the table owner (runtime roles hold no DELETE privilege either).
+  IF TG_OP = 'DELETE' AND OLD.tenant_id::text = current_setting('app.purge_tenant', true)
+     AND current_user NOT IN ('mso_gateway', 'mso_business', 'mso_clinical', 'mso_auditor')
+     AND pg_has_role(current_user, (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+    RETURN OLD;
+  END IF;
   RAISE EXCEPTION 'audit log is append-only: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
 END $fn$;
 """
@@ -139,11 +167,29 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
   last_seq bigint;
   last_hash text;
+  invoker name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user);
 BEGIN
+  -- A tenant restore by the table owner (never a runtime role) keeps each entry's seq and hashes;
+  -- the entry must still hash to its content, and the restore verifies the links afterwards.
+  IF NEW.tenant_id::text = current_setting('app.restoring', true)
+     AND invoker NOT IN ('mso_gateway', 'mso_business', 'mso_clinical', 'mso_auditor')
+     AND pg_has_role(invoker, (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID), 'MEMBER') THEN
+    IF NEW.hash IS DISTINCT FROM public.mso_audit_entry_hash(NEW) THEN
+      RAISE EXCEPTION 'restored audit entry % (seq %) does not match its hash', NEW.id, NEW.seq
+        USING ERRCODE = 'data_exception';
+    END IF;
+    RETURN NEW;
+  END IF;
   PERFORM pg_advisory_xact_lock(7340, hashtext(COALESCE(NEW.tenant_id::text, '')));
-  SELECT e.seq, e.hash INTO last_seq, last_hash FROM public.tenants_auditlogentry e
-   WHERE (e.tenant_id = NEW.tenant_id OR (NEW.tenant_id IS NULL AND e.tenant_id IS NULL))
-   ORDER BY e.seq DESC LIMIT 1;
+  -- Two plain lookups rather than one with OR, so each is a backward scan of the (tenant, seq) index
+  -- instead of a scan of the whole log on every insert.
+  IF NEW.tenant_id IS NULL THEN
+    SELECT e.seq, e.hash INTO last_seq, last_hash FROM public.tenants_auditlogentry e
+     WHERE e.tenant_id IS NULL ORDER BY e.seq DESC LIMIT 1;
+  ELSE
+    SELECT e.seq, e.hash INTO last_seq, last_hash FROM public.tenants_auditlogentry e
+     WHERE e.tenant_id = NEW.tenant_id ORDER BY e.seq DESC LIMIT 1;
+  END IF;
   NEW.seq := COALESCE(last_seq, 0) + 1;
   NEW.prev_hash := COALESCE(last_hash, repeat('0', 64));
   NEW.hash := public.mso_audit_entry_hash(NEW);
