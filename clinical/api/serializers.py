@@ -8,10 +8,14 @@ from clinical.models import PatientChart
 from management.models import Location, ProfessionalCorporation
 from tenants.api.fields import ScopedPrimaryKeyRelatedField
 
+# The column is unbounded text; through the API a chart's allergies are a note, not a document.
+ALLERGIES_MAX_LENGTH = 10_000
+
 
 class PatientChartSerializer(serializers.ModelSerializer[PatientChart]):
     pc = ScopedPrimaryKeyRelatedField(queryset=ProfessionalCorporation.objects.all())
     home_location = ScopedPrimaryKeyRelatedField(queryset=Location.objects.all())
+    allergies = serializers.CharField(max_length=ALLERGIES_MAX_LENGTH, allow_blank=True, required=False)
 
     class Meta:
         model = PatientChart

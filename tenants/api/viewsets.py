@@ -15,14 +15,19 @@ permission layer (``tenants.access``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from django.db import models
 from rest_framework import exceptions, mixins, viewsets
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.serializers import BaseSerializer
 
 from tenants.access import AccessContext, check_still_visible, may, parse_id, restrict
+from tenants.api.parsers import PARSER_CLASSES
+from tenants.api.schema import TenantAutoSchema
 from tenants.capacities import ADD, CHANGE, DELETE, VIEW
 
 M = TypeVar("M", bound=models.Model)
@@ -45,6 +50,10 @@ class TenantContextMixin:
     """Gives views ``self.access``: the AccessContext the API key resolved to (set by authentication)."""
 
     access: AccessContext
+    # Documents the refusals (400/401/404/413/429) next to each operation's success response.
+    schema: ViewInspector | None = TenantAutoSchema()
+    # DRF's parsers, except that JSON nested too deep is a 400 instead of a RecursionError (500).
+    parser_classes: Sequence[type[BaseParser]] = PARSER_CLASSES
 
     def check_permissions(self, request: Request) -> None:
         super().check_permissions(request)  # type: ignore[misc]  # HasTenantContext: 401 without a key
