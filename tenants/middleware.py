@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,12 +17,38 @@ from tenants.access import AccessContext, activate, enter_gateway, reset_identit
 from tenants.models import Membership, Tenant
 from tenants.security import middleware as security
 
-TENANT_PATH = re.compile(r"^/t/(?P<slug>[^/]+)/")
+# Only slug characters: anything else (a NUL byte, say) is no tenant path and ends in a plain 404.
+TENANT_PATH = re.compile(r"^/t/(?P<slug>[-a-zA-Z0-9_]+)/")
 SESSION_CAPACITY_KEY = "capacity:{tenant_id}"
 
 
 def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
+
+
+class RequestSizeLimitMiddleware:
+    """413 for any request whose body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE, before anything reads it.
+
+    Django applies that limit to form fields and JSON but not to uploaded files, which it would
+    spool to disk whatever their size. WSGI reads a body only up to Content-Length (a chunked
+    body without one reads as empty), so the header is the body's size.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return HttpResponse("Malformed Content-Length.", status=400, content_type="text/plain")
+        if limit is not None and length > limit:
+            message = f"The request body is larger than the {limit} bytes this service accepts."
+            if request.path_info.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain")
+        return self.get_response(request)
 
 
 class RequestTransactionMiddleware:

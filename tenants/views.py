@@ -281,9 +281,8 @@ def api_keys(request: HttpRequest, ctx: AccessContext) -> HttpResponse:
 @tenant_page
 @require_POST
 def api_key_revoke_view(request: HttpRequest, ctx: AccessContext, key_id: str) -> HttpResponse:
-    if ctx.capacity.read_only:
-        return error_page(request, 403, READ_ONLY_KEYS)
-    key = own_api_keys(ctx).filter(pk=parse_id(key_id)).first()
+    # A read-only capacity holds no keys: every id answers like an absent one (as in the API).
+    key = None if ctx.capacity.read_only else own_api_keys(ctx).filter(pk=parse_id(key_id)).first()
     if key is None:
         raise Http404("No such API key.")
     api_key_revoke(key=key)

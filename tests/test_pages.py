@@ -220,9 +220,10 @@ def test_lists_show_only_what_the_capacity_may_see(client: Client, world_a: Worl
     assert all(loc.name in body for loc in world_a.locations)
     assert all(loc.name not in body for loc in world_b.locations)
     sign_in(client, world_a.user("clinician"))
-    body = client.get(turl(world_a, "chart-list")).content.decode()
-    assert world_a.charts[0].patient_name in body
-    assert world_a.charts[1].patient_name not in body
+    response = client.get(turl(world_a, "chart-list"))
+    # By id: Faker may give both charts the same (or an overlapping) patient name.
+    assert [c.pk for c in response.context["charts"]] == [world_a.charts[0].pk]
+    assert world_a.charts[0].patient_name in response.content.decode()
 
 
 @pytest.mark.parametrize("capacity", sorted(CAPACITIES))
@@ -511,7 +512,8 @@ def test_auditor_cannot_create_or_revoke_api_keys(client: Client, world_a: World
     assert "read-only" in response.content.decode()
     assert not ApiKey.objects.exists()
     some_key, _ = api_key_create(ctx=world_a.ctx("mso_admin"), name="Admin key")
-    assert client.post(turl(world_a, "api-key-revoke", key_id=some_key.pk)).status_code == 403
+    # revoke answers like an absent key: a read-only capacity holds none (the API answers the same)
+    assert client.post(turl(world_a, "api-key-revoke", key_id=some_key.pk)).status_code == 404
     some_key.refresh_from_db()
     assert some_key.revoked_at is None
 

@@ -43,6 +43,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tenants.security.middleware.ContentSecurityPolicyMiddleware",
+    # Over-limit bodies (uploaded files included) are refused before anything reads them.
+    "tenants.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside the request transaction on purpose: the failure that reaches the limit is committed
     # with the sign-in page's 200 first, and only then turned into the 429 lockout page (a 4xx
