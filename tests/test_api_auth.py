@@ -101,10 +101,20 @@ def test_me_describes_the_key(capacity: str, world_a: World) -> None:
     assert body["user"]["email"] == world_a.user(capacity).email
 
 
-def test_using_a_key_records_last_use(world_a: World) -> None:
+def test_using_a_key_records_last_use_to_the_minute(world_a: World) -> None:
+    from datetime import timedelta
+
     raw = issue_keys(world_a)["clinician"]
+    keys = ApiKey.objects.filter(key_hash=ApiKey.hash_secret(raw))
     client_for(raw).get("/api/v1/me/")
-    assert ApiKey.objects.get(key_hash=ApiKey.hash_secret(raw)).last_used_at is not None
+    first = keys.get().last_used_at
+    assert first is not None
+    client_for(raw).get("/api/v1/me/")
+    assert keys.get().last_used_at == first  # within the minute: no write per request
+    keys.update(last_used_at=first - timedelta(minutes=2))
+    client_for(raw).get("/api/v1/me/")
+    latest = keys.get().last_used_at
+    assert latest is not None and latest > first
 
 
 # --- /api-keys/ -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -12,6 +13,7 @@ from tenants.access import AccessContext, activate, enter_gateway
 from tenants.models import ApiKey, Membership
 
 KEYWORD = "Api-Key"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class KeyUser:
@@ -54,7 +56,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if membership is None or not membership.is_current() or not membership.user.is_active:
             raise exceptions.AuthenticationFailed("The membership behind this API key is no longer active.")
         key.membership = membership
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        # A write (and a row lock held to commit) on every call would queue a key's requests behind
+        # each other; "last used" to the minute is what a person revoking stale keys needs.
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         ctx = AccessContext.for_membership(membership, via="api", client_ip=request.META.get("REMOTE_ADDR"))
         activate(ctx)
         return KeyUser(key), ctx
