@@ -14,6 +14,7 @@ from typing import Any, Concatenate, ParamSpec
 from urllib.parse import unquote, urlsplit
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -47,13 +48,15 @@ class Section:
     """A navigation entry and dashboard card over one model, shown only to capacities that may view it.
 
     Models and selectors are named by string: the shell composes the apps the way URLconfs do, so
-    this module (which management.views imports) never imports clinical code.
+    this module (which management.views imports) never imports clinical code. Each app lists its
+    sections in ``<app>/sections.py``; settings.TENANT_SECTIONS names those lists in nav order.
     """
 
     label: str
     url_name: str
     model: str
     selector: str
+    group: str = ""
 
     def model_class(self) -> type[Model]:
         return apps.get_model(self.model)
@@ -63,16 +66,9 @@ class Section:
         return selector(ctx).count()
 
 
-SECTIONS = (
-    Section("Locations", "location-list", "management.Location", "management.selectors.location_list"),
-    Section(
-        "Professional corporations",
-        "pc-list",
-        "management.ProfessionalCorporation",
-        "management.selectors.pc_list",
-    ),
-    Section("Patient charts", "chart-list", "clinical.PatientChart", "clinical.selectors.patient_chart_list"),
-)
+@functools.cache
+def all_sections() -> tuple[Section, ...]:
+    return tuple(s for path in settings.TENANT_SECTIONS for s in import_string(path))
 
 
 @dataclass(frozen=True)
@@ -85,7 +81,7 @@ class NavItem:
 def visible_sections(ctx: AccessContext) -> list[Section]:
     # may() is decided from the capacity alone, before any SQL: a business capacity never
     # queries the clinical schema (PostgreSQL would refuse it anyway).
-    return [s for s in SECTIONS if may(ctx, s.model_class(), "view")]
+    return [s for s in all_sections() if may(ctx, s.model_class(), "view")]
 
 
 def nav_items(request: HttpRequest, ctx: AccessContext) -> list[NavItem]:
@@ -121,6 +117,27 @@ def tenant_page(
         return view(request, ctx, *args, **kwargs)
 
     return login_required(wrapper)
+
+
+def page_of(
+    model: type[Model],
+) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
+    """Mark a tenant page as showing `model` (tests aim the attack matrix at it by this mark) and
+    answer 404, before the view runs any query, to a capacity that may not view that model.
+
+    Use under ``@tenant_page``: ``@tenant_page`` then ``@page_of(Model)`` then the view.
+    """
+
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, ctx: AccessContext, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            require_section(ctx, model)
+            return view(request, ctx, *args, **kwargs)
+
+        wrapper.page_model = model  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
 
 
 def require_section(ctx: AccessContext, model: type[Model]) -> None:

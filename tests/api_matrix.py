@@ -31,6 +31,7 @@ from tenants.access import AccessContext
 from tenants.capacities import ADD, CAPACITIES, CHANGE, VIEW, Side
 from tenants.models import Membership
 from tenants.services import api_key_create
+from tests import matrix
 from tests.worlds import World
 
 API = "/api/v1/"
@@ -57,6 +58,9 @@ class Endpoint:
     # Scope of the row a create makes: FRESH (the new PC/location itself), a PC, or None.
     create_scope: Callable[[World], models.Model | str | None] = field(default=lambda w: None)
     update_payload: dict[str, Any] = field(default_factory=dict)
+    # Make n more rows the actor of this endpoint (tests.attack_routes.actor) sees in its list: the
+    # query-count tests list at 5 and at 50 rows and expect the same number of queries.
+    make_rows: Callable[[World, int], list[Any]] | None = None
 
     @property
     def path(self) -> str:
@@ -74,7 +78,8 @@ def _location_payload(w: World) -> dict[str, Any]:
         "city": "Irvine",
         "state": "CA",
         "managing_entity": str(w.entity.pk),
-        "pc": str(w.pcs[0].pk),
+        # The second PC: object-scoped MSO staff hold the first only, so their create is a 400.
+        "pc": str(w.pcs[1].pk),
     }
 
 
@@ -119,7 +124,7 @@ ENDPOINTS: list[Endpoint] = [
         own_objects=lambda w: list(w.locations),
         writes=frozenset({"create", "update"}),
         create_payload=_location_payload,
-        create_refs=lambda w: [w.entity, w.pcs[0]],
+        create_refs=lambda w: [w.entity, w.pcs[1]],
         create_scope=lambda w: FRESH,
         update_payload={"city": "Irvine"},
     ),
@@ -136,6 +141,8 @@ ENDPOINTS: list[Endpoint] = [
         update_payload={"allergies": "none"},
     ),
 ]
+# Each domain area declares its endpoints in tests/matrix/<area>.py (listed in tests/matrix AREAS).
+ENDPOINTS += matrix.collect()
 BY_NAME = {e.name: e for e in ENDPOINTS}
 BUSINESS_REF_SCOPE: dict[type[models.Model], Callable[[Any], models.Model | None]] = {
     MsoEntity: lambda o: None,

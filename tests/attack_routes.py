@@ -40,7 +40,8 @@ WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
 KNOWN_KWARGS = frozenset({"tenant_slug", "pk", "key_id"})
 
 # Browser pages under /t/<slug>/ and the model each one shows (None: a page about the person or the
-# tenant itself, open to every capacity). A new page fails the suite until it is listed here.
+# tenant itself, open to every capacity). Pages marked with tenants.views.page_of need no entry; any
+# other new page fails the suite until it is listed here.
 BROWSER_PAGE_MODELS: dict[str, type[models.Model] | None] = {
     "dashboard": None,
     "capacity-switch": None,
@@ -120,6 +121,9 @@ class Route:
         if self.is_api:
             queryset = getattr(self.view_class, "queryset", None)
             return queryset.model if queryset is not None else None
+        marked = getattr(self.callback, "page_model", None)  # tenants.views.page_of
+        if marked is not None:
+            return marked
         if self.name not in BROWSER_PAGE_MODELS:
             raise RouteMapError(f"page {self.name!r} ({self.template}) is not in BROWSER_PAGE_MODELS")
         return BROWSER_PAGE_MODELS[self.name]
@@ -234,6 +238,7 @@ class Stage:
             Location: list(w.locations),
             PatientChart: list(w.charts),
             ApiKey: list(self.spare_keys.values()),
+            **w.objs,
         }
         if model not in table:
             raise RouteMapError(f"no objects of {model.__name__} in the test worlds: add them to Stage")
@@ -260,6 +265,9 @@ class Stage:
             found += [str(member.pk), member.user.email, str(member.user.pk)]
         for key in self.spare_keys.values():
             found += [str(key.pk), key.name]
+        for rows in w.objs.values():
+            for row in rows:
+                found += names_of(row)
         return found
 
 
@@ -353,7 +361,7 @@ def module_stages(django_db_blocker: Any) -> Iterator[tuple[Stage, Stage]]:
     a savepoint within it (pytest-django's ``db``), so no test sees what another one wrote.
     """
     with django_db_blocker.unblock(), transaction.atomic():
-        pair = stage(build_world("alpha")), stage(build_world("bravo"))
+        pair = stage(build_world("alpha", domain=True)), stage(build_world("bravo", domain=True))
         yield pair
         transaction.set_rollback(True)
 
@@ -399,7 +407,7 @@ def assert_no_leak(response: Any, foreign: Stage, what: object, sent: Any = None
 
 
 def names_of(obj: Any) -> list[str]:
-    fields = ("name", "legal_name", "patient_name", "medical_record_number")
+    fields = ("name", "legal_name", "patient_name", "medical_record_number", "full_name", "title")
     return [str(obj.pk), *(str(getattr(obj, f)) for f in fields if hasattr(obj, f))]
 
 

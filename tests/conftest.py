@@ -19,6 +19,17 @@ def world_b(db: None) -> World:
     return build_world("bravo")
 
 
+@pytest.fixture
+def domain_a(db: None) -> World:
+    """world_a with one or two of every business and clinical record (world.objs)."""
+    return build_world("alpha", domain=True)
+
+
+@pytest.fixture
+def domain_b(db: None) -> World:
+    return build_world("bravo", domain=True)
+
+
 @contextmanager
 def acting_as(ctx: AccessContext) -> Iterator[None]:
     """Run the block under ctx's role and tenant inside the test's transaction, then go back."""

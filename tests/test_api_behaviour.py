@@ -115,8 +115,8 @@ def test_tenant_in_the_body_is_ignored_on_update(world_a: World, world_b: World)
         ("/api/v1/locations/", "mso_admin", lambda a, b: location_payload(a, pc="abc"), "pc"),
         ("/api/v1/locations/", "mso_admin", lambda a, b: location_payload(a, pc=str(uuid.uuid4())), "pc"),
         ("/api/v1/locations/", "mso_admin", lambda a, b: location_payload(a, pc=None), "pc"),
-        # mso_staff holds no PC grant: even its own tenant's PC is unknown to it
-        ("/api/v1/locations/", "mso_staff", lambda a, b: location_payload(a), "pc"),
+        # mso_staff holds the first PC only: the second, of its own tenant, is unknown to it
+        ("/api/v1/locations/", "mso_staff", lambda a, b: location_payload(a, pc=str(a.pcs[1].pk)), "pc"),
         ("/api/v1/patient-charts/", "pc_physician", lambda a, b: chart_payload(a, pc=str(b.pcs[0].pk)), "pc"),
         (
             "/api/v1/patient-charts/",

@@ -61,7 +61,7 @@ ALLOWED_ON_OBJECT_0 = {
     "location-list": ALL,
     "location-detail": ALL,
     "pc-list": ALL,
-    "pc-detail": ALL - {"mso_staff"},  # staff hold a location grant, no PC grant
+    "pc-detail": ALL,  # staff hold the first PC (they draft its marketing) and its location
     "chart-list": CLINICAL,
     "chart-detail": CLINICAL,
     "api-keys": ALL,
@@ -238,7 +238,7 @@ def test_dashboard_counts_and_navigation_follow_the_capacity(
     scoped = capacity not in TENANT_WIDE
     expected = {
         "Locations": 1 if scoped else 2,
-        "Professional corporations": {"mso_staff": 0}.get(capacity, 1 if scoped else 2),
+        "Professional corporations": 1 if scoped else 2,
     }
     if capacity in CLINICAL:
         expected["Patient charts"] = 1

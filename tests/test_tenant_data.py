@@ -155,7 +155,7 @@ class Stage:
 
 def stage() -> Stage:
     """Two tenants, a person in both, an API key, a clinical read, a 2FA device, a login event."""
-    a, b = build_world("alpha"), build_world("bravo")
+    a, b = build_world("alpha", domain=True), build_world("bravo", domain=True)
     shared = a.user("mso_admin")
     membership_create(tenant=b.tenant, user=shared, capacity="mso_staff")
     api_key_create(ctx=a.ctx("mso_admin"), name="sync")

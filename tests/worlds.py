@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.db.models import Model
 from django.utils import timezone
 
 from clinical.models import PatientChart
@@ -26,6 +28,8 @@ class World:
     locations: list[Location]
     charts: list[PatientChart]
     members: dict[str, Membership] = field(default_factory=dict)
+    # Every other domain object of the world, by model (tests.domain_world.populate fills it).
+    objs: dict[type[Model], list[Any]] = field(default_factory=dict)
 
     def ctx(self, capacity: str, via: str = "browser") -> AccessContext:
         return AccessContext.for_membership(self.members[capacity], via=via)
@@ -34,11 +38,12 @@ class World:
         return self.members[capacity].user
 
 
-def build_world(slug: str) -> World:
+def build_world(slug: str, *, domain: bool = False) -> World:
     """One tenant: an MSO entity, two PCs, a location per PC, a chart per PC, all six capacities.
 
     Object-scoped capacities are granted the first PC and its location only, so tests can see the
-    second ones stay hidden inside the same tenant.
+    second ones stay hidden inside the same tenant. With ``domain=True`` the world also gets one or two
+    of every business and clinical record (tests.domain_world.populate), in ``world.objs``.
     """
     tenant = factories.TenantFactory.create(slug=slug, name=f"{slug.title()} MSO")
     entity = factories.MsoEntityFactory.create(tenant=tenant)
@@ -62,6 +67,12 @@ def build_world(slug: str) -> World:
     object_access_grant(
         membership=world.members["mso_staff"], obj=locations[0], perms=["view_location", "change_location"]
     )
+    # MSO staff draft the first PC's marketing and consent forms (PC-scoped business records).
+    object_access_grant(
+        membership=world.members["mso_staff"],
+        obj=pcs[0],
+        perms=["view_professionalcorporation", "change_professionalcorporation"],
+    )
     object_access_grant(
         membership=world.members["clinician"], obj=pcs[0], perms=["view_professionalcorporation"]
     )
@@ -77,4 +88,8 @@ def build_world(slug: str) -> World:
         ],
     )
     object_access_grant(membership=world.members["pc_physician"], obj=locations[0], perms=["view_location"])
+    if domain:
+        from tests.domain_world import populate  # imports this module
+
+        populate(world)
     return world

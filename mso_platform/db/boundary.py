@@ -270,3 +270,75 @@ def schema_sql(schema: str) -> list[str]:
     for role in SCHEMA_GRANTS.get(schema, {}):
         stmts.append(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
     return stmts
+
+
+# --- Physician-reviewed content (management.models.marketing) -----------------------------------
+# MSO staff draft marketing assets and consent forms; a PC physician decides on them. PostgreSQL
+# computes each row's content hash from the columns below on every write, lets only the clinical
+# role (or the owner, for restores) change the decision columns, refuses a decision by the person
+# who drafted or submitted the row, and refuses "published" unless the current decision approves
+# the very hash the row has now. Changing a column list needs a migration that re-creates the trigger.
+REVIEWED_CONTENT: dict[str, tuple[str, ...]] = {
+    "marketing_asset": (
+        "title",
+        "body",
+        "channel",
+        "brand_name",
+        "location_id",
+        "is_testimonial",
+        "testimonial_disclosure",
+        "images_digest",
+    ),
+    "consent_form_draft": ("title", "body", "procedure"),
+}
+DECISION_COLUMNS = ("decision", "decision_hash", "decision_note", "decided_at", "decided_by_id")
+
+REVIEWED_CONTENT_SQL = f"""
+CREATE OR REPLACE FUNCTION public.mso_reviewed_content() RETURNS trigger
+LANGUAGE plpgsql SET search_path = public, pg_temp AS $fn$
+DECLARE
+  row_json jsonb := to_jsonb(NEW);
+  content jsonb := '{{}}'::jsonb;
+  col text;
+  decided boolean;
+BEGIN
+  FOREACH col IN ARRAY TG_ARGV LOOP
+    content := content || jsonb_build_object(col, row_json -> col);
+  END LOOP;
+  NEW.content_hash := encode(sha256(convert_to(content::text, 'UTF8')), 'hex');
+  IF TG_OP = 'INSERT' THEN
+    decided := NEW.decision <> 'pending' OR NEW.decision_hash <> '' OR NEW.decision_note <> ''
+               OR NEW.decided_at IS NOT NULL OR NEW.decided_by_id IS NOT NULL;
+  ELSE
+    decided := (NEW.decision, NEW.decision_hash, NEW.decision_note, NEW.decided_at, NEW.decided_by_id)
+               IS DISTINCT FROM
+               (OLD.decision, OLD.decision_hash, OLD.decision_note, OLD.decided_at, OLD.decided_by_id);
+  END IF;
+  IF decided THEN
+    IF current_user IN ('{BUSINESS_ROLE}', '{AUDITOR_ROLE}', '{GATEWAY_ROLE}') THEN
+      RAISE EXCEPTION 'only a physician records a decision on reviewed content' USING ERRCODE = '42501';
+    END IF;
+    IF NEW.decided_by_id IN (NEW.created_by_id, NEW.submitted_by_id) THEN
+      RAISE EXCEPTION 'nobody decides on content they drafted or submitted' USING ERRCODE = '42501';
+    END IF;
+  END IF;
+  IF NEW.state = 'published' AND NOT (NEW.decision = 'approved' AND NEW.decision_hash = NEW.content_hash) THEN
+    RAISE EXCEPTION 'only content approved exactly as it stands may be published' USING ERRCODE = '23514';
+  END IF;
+  RETURN NEW;
+END $fn$;
+"""
+
+
+def reviewed_content_sql(schema: str, table: str) -> list[str]:
+    """The content trigger and the clinical role's decision-column grant for a reviewed table."""
+    if schema != "management" or table not in REVIEWED_CONTENT:
+        return []
+    name = qualified(schema, table)
+    args = ", ".join(f"'{c}'" for c in REVIEWED_CONTENT[table])
+    return [
+        REVIEWED_CONTENT_SQL,
+        f"CREATE TRIGGER reviewed_content BEFORE INSERT OR UPDATE ON {name} "
+        f"FOR EACH ROW EXECUTE FUNCTION public.mso_reviewed_content({args})",
+        f"GRANT UPDATE ({', '.join(DECISION_COLUMNS)}) ON {name} TO {CLINICAL_ROLE}",
+    ]

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "compliance",
 ]
 
+# Navigation sections of the tenant shell, in order (each a list of tenants.views.Section).
+TENANT_SECTIONS = ["management.sections.SECTIONS", "clinical.sections.SECTIONS"]
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tenants.security.middleware.ContentSecurityPolicyMiddleware",

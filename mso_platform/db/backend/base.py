@@ -39,7 +39,7 @@ class DatabaseSchemaEditor(PgSchemaEditor):
             for stmt in boundary.schema_sql(schema):
                 self.execute(stmt)
         super().create_model(model)
-        for stmt in boundary.table_grants_sql(schema, table):
+        for stmt in boundary.table_grants_sql(schema, table) + boundary.reviewed_content_sql(schema, table):
             self.execute(stmt)
         if any(f.column == "tenant_id" for f in model._meta.local_fields):
             self._isolate(model)

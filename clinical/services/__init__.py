@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from clinical.models import PatientChart
 from management.models import Location, ProfessionalCorporation
-from management.services import require_in_scope, require_may
 from tenants.access import AccessContext
 from tenants.capacities import ADD
+from tenants.writes import require_in_scope, require_may
 
 
 @transaction.atomic
