@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tenants.context_processors.access",
             ],
+            "builtins": ["tenants.templatetags.pages"],
         },
     },
 ]
