@@ -3,11 +3,13 @@ reaches the permission layer and gets its 404, not a resolver quirk."""
 
 from django.urls import path
 
-from management import views
+from management.views import agreements, dashboard, frontdesk, marketing, parties, workforce
 
 urlpatterns = [
-    path("locations/", views.location_list, name="location-list"),
-    path("locations/<str:pk>/", views.location_detail, name="location-detail"),
-    path("pcs/", views.pc_list, name="pc-list"),
-    path("pcs/<str:pk>/", views.pc_detail, name="pc-detail"),
+    *parties.urlpatterns,
+    *agreements.urlpatterns,
+    *marketing.urlpatterns,
+    *workforce.urlpatterns,
+    *frontdesk.urlpatterns,
+    path("locations/<str:pk>/dashboard/", dashboard.location_dashboard, name="location-dashboard"),
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec
 from urllib.parse import unquote, urlsplit
@@ -29,7 +29,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tenants.access import AccessContext, may, parse_id
+from tenants.access import AccessContext, may, parse_id, restrict
 from tenants.forms import ApiKeyCreateForm, CapacityChoiceForm, EmailAuthenticationForm
 from tenants.middleware import SESSION_CAPACITY_KEY, error_page
 from tenants.models import ApiKey, Membership, Tenant, User
@@ -78,22 +78,73 @@ class NavItem:
     active: bool
 
 
+@dataclass(frozen=True)
+class NavGroup:
+    """A labelled run of navigation entries (``Section.group``); label "" is shown without a heading."""
+
+    label: str
+    items: tuple[NavItem, ...]
+
+    @property
+    def active(self) -> bool:
+        return any(item.active for item in self.items)
+
+
+@dataclass(frozen=True)
+class Navigation:
+    """What base.html draws on the side: groups of entries (iterable, falsy when empty)."""
+
+    groups: tuple[NavGroup, ...]
+
+    def __iter__(self) -> Iterator[NavGroup]:
+        return iter(self.groups)
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+    @property
+    def open_all(self) -> bool:
+        """No section is active (dashboard, API keys): show every group expanded."""
+        return not any(group.active for group in self.groups if group.label)
+
+
+UNGROUPED = "More"
+
+
 def visible_sections(ctx: AccessContext) -> list[Section]:
     # may() is decided from the capacity alone, before any SQL: a business capacity never
     # queries the clinical schema (PostgreSQL would refuse it anyway).
     return [s for s in all_sections() if may(ctx, s.model_class(), "view")]
 
 
-def nav_items(request: HttpRequest, ctx: AccessContext) -> list[NavItem]:
+def grouped_sections(sections: list[Section]) -> list[tuple[str, list[Section]]]:
+    """Sections by ``group``: groups in order of first appearance (settings order), sections in order."""
+    groups: dict[str, list[Section]] = {}
+    for section in sections:
+        groups.setdefault(section.group or UNGROUPED, []).append(section)
+    return list(groups.items())
+
+
+def nav_items(request: HttpRequest, ctx: AccessContext) -> Navigation:
+    """The side navigation: the dashboard, the visible sections by group, then the account's API keys."""
     slug = ctx.tenant.slug
     dashboard_url = reverse("dashboard", kwargs={"tenant_slug": slug})
-    entries = [("Dashboard", dashboard_url)]
-    entries += [(s.label, reverse(s.url_name, kwargs={"tenant_slug": slug})) for s in visible_sections(ctx)]
-    entries.append(("API keys", reverse("api-keys", kwargs={"tenant_slug": slug})))
-    return [
-        NavItem(label, url, request.path == url if url == dashboard_url else request.path.startswith(url))
-        for label, url in entries
+    keys_url = reverse("api-keys", kwargs={"tenant_slug": slug})
+    grouped = [
+        (label, [(s.label, reverse(s.url_name, kwargs={"tenant_slug": slug})) for s in sections])
+        for label, sections in grouped_sections(visible_sections(ctx))
     ]
+    layout = [("", [("Dashboard", dashboard_url)]), *grouped, ("", [("API keys", keys_url)])]
+    # One entry is active: the longest URL the path starts with (the dashboard only on itself).
+    urls = [url for _, entries in layout for _, url in entries if url != dashboard_url]
+    matches = [url for url in urls if request.path.startswith(url)]
+    active = dashboard_url if request.path == dashboard_url else max(matches, key=len, default=None)
+    return Navigation(
+        tuple(
+            NavGroup(label, tuple(NavItem(name, url, url == active) for name, url in entries))
+            for label, entries in layout
+        )
+    )
 
 
 def tenant_page(
@@ -236,17 +287,51 @@ def capacity_switch(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 # --- Dashboard ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Card:
+    label: str
+    count: int
+    url: str
+
+
 @tenant_page
 def dashboard(request: HttpRequest, ctx: AccessContext) -> HttpResponse:
-    cards = [
-        {
-            "label": s.label,
-            "count": s.count(ctx),
-            "url": reverse(s.url_name, kwargs={"tenant_slug": ctx.tenant.slug}),
-        }
-        for s in visible_sections(ctx)
+    """A card per visible section with its row count, grouped like the navigation (one COUNT each)."""
+    slug = ctx.tenant.slug
+    groups = [
+        (
+            label,
+            [
+                Card(s.label, s.count(ctx), reverse(s.url_name, kwargs={"tenant_slug": slug}))
+                for s in sections
+            ],
+        )
+        for label, sections in grouped_sections(visible_sections(ctx))
     ]
-    return render(request, "tenants/dashboard.html", {"cards": cards})
+    cards = [card for _, group in groups for card in group]
+    return render(
+        request,
+        "tenants/dashboard.html",
+        {"card_groups": groups, "cards": cards, "spas": location_dashboards(ctx)},
+    )
+
+
+LOCATION_DASHBOARDS_SHOWN = 12
+
+
+def location_dashboards(ctx: AccessContext) -> list[tuple[str, str]]:
+    """(name, dashboard URL) of the first locations the capacity may view: one query, or none at all.
+
+    The model is looked up by name, as for sections: the shell never imports an app's code.
+    """
+    location = apps.get_model("management.Location")
+    if not may(ctx, location, "view"):
+        return []
+    shown = restrict(location._default_manager.order_by("name"), ctx)[:LOCATION_DASHBOARDS_SHOWN]
+    return [
+        (str(loc), reverse("location-dashboard", kwargs={"tenant_slug": ctx.tenant.slug, "pk": loc.pk}))
+        for loc in shown
+    ]
 
 
 # --- API keys -------------------------------------------------------------------------------------

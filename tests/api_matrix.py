@@ -61,6 +61,13 @@ class Endpoint:
     # Make n more rows the actor of this endpoint (tests.attack_routes.actor) sees in its list: the
     # query-count tests list at 5 and at 50 rows and expect the same number of queries.
     make_rows: Callable[[World, int], list[Any]] | None = None
+    # A guardian permission on the create scope (a PC) that object-scoped capacities also need to
+    # create, e.g. approve_marketing for a physician's decision.
+    create_perm: str | None = None
+    # Capacities that may write at all, when narrower than the side's (scope rules: physicians only).
+    writers: frozenset[str] | None = None
+    # Models a write through this endpoint also changes (a decision updates the item it decides).
+    also_writes: frozenset[type[models.Model]] = frozenset()
 
     @property
     def path(self) -> str:
@@ -68,19 +75,6 @@ class Endpoint:
 
     def detail(self, pk: Any) -> str:
         return f"{API}{self.name}/{pk}/"
-
-
-def _location_payload(w: World) -> dict[str, Any]:
-    n = next(_serial)
-    return {
-        "name": f"Matrix Spa {n}",
-        "address": f"{n} Ocean Ave",
-        "city": "Irvine",
-        "state": "CA",
-        "managing_entity": str(w.entity.pk),
-        # The second PC: object-scoped MSO staff hold the first only, so their create is a 400.
-        "pc": str(w.pcs[1].pk),
-    }
 
 
 def _chart_payload(w: World) -> dict[str, Any]:
@@ -96,45 +90,12 @@ def _chart_payload(w: World) -> dict[str, Any]:
 
 ENDPOINTS: list[Endpoint] = [
     Endpoint(
-        name="mso-entities",
-        model=MsoEntity,
-        side=Side.BUSINESS,
-        scope=lambda o: None,
-        own_objects=lambda w: [w.entity],
-        writes=frozenset({"create", "update"}),
-        create_payload=lambda w: {"legal_name": f"Matrix Holdings {next(_serial)} LLC", "state": "CA"},
-        update_payload={"legal_name": "Renamed Holdings LLC"},
-    ),
-    Endpoint(
-        name="pcs",
-        model=ProfessionalCorporation,
-        side=Side.BUSINESS,
-        scope=lambda o: o,
-        own_objects=lambda w: list(w.pcs),
-        writes=frozenset({"create", "update"}),
-        create_payload=lambda w: {"legal_name": f"Dr. Matrix Medical Corporation {next(_serial)}"},
-        create_scope=lambda w: FRESH,
-        update_payload={"legal_name": "Renamed Medical Corporation"},
-    ),
-    Endpoint(
-        name="locations",
-        model=Location,
-        side=Side.BUSINESS,
-        scope=lambda o: o,
-        own_objects=lambda w: list(w.locations),
-        writes=frozenset({"create", "update"}),
-        create_payload=_location_payload,
-        create_refs=lambda w: [w.entity, w.pcs[1]],
-        create_scope=lambda w: FRESH,
-        update_payload={"city": "Irvine"},
-    ),
-    Endpoint(
         name="patient-charts",
         model=PatientChart,
         side=Side.CLINICAL,
         scope=lambda o: o.pc,
         own_objects=lambda w: list(w.charts),
-        writes=frozenset({"create"}),
+        writes=frozenset({"create", "update"}),
         create_payload=_chart_payload,
         create_refs=lambda w: [w.pcs[0], w.locations[0]],
         create_scope=lambda w: w.pcs[0],
@@ -193,6 +154,8 @@ def expected_update(ep: Endpoint, world: World, capacity: str, obj: Any, own: bo
         return 404  # refused by the base viewset before the handler is even looked up
     if "update" not in ep.writes:
         return 405
+    if ep.writers is not None and capacity not in ep.writers:
+        return 404
     return 200 if own and reaches(world, capacity, ep.side, ep.scope(obj), CHANGE) else 404
 
 
@@ -201,10 +164,20 @@ def expected_create(ep: Endpoint, world: World, capacity: str) -> int:
         return 404
     if "create" not in ep.writes:
         return 405
+    if ep.writers is not None and capacity not in ep.writers:
+        return 404
     for ref in ep.create_refs(world):
         if not reaches(world, capacity, Side.BUSINESS, BUSINESS_REF_SCOPE[type(ref)](ref), VIEW):
             return 400
-    return 201 if reaches(world, capacity, ep.side, ep.create_scope(world), ADD) else 404
+    scope = ep.create_scope(world)
+    granted = (
+        isinstance(scope, models.Model)
+        and bool(ep.create_perm)
+        and holds(world.members[capacity], scope, str(ep.create_perm))
+    )
+    if ep.create_perm and not CAPACITIES[capacity].tenant_wide and not granted:
+        return 404
+    return 201 if reaches(world, capacity, ep.side, scope, ADD) else 404
 
 
 # --- keys and requests ----------------------------------------------------------------------------

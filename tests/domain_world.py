@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Model
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from management.models import BankAccount, ConsentFormDraft, Decision, ReviewState
 from management.procedures import LicenseType
+from management.services.marketing import images_digest
 from tests import factories as f
 from tests.worlds import World
 
@@ -74,7 +76,9 @@ def populate(world: World) -> World:
         add(f.PerformanceStandardFactory.create(tenant=t, msa=msa))
         add(f.MsaAmendmentFactory.create(tenant=t, msa=msa, number=1))
         invoice = add(f.ManagementFeeInvoiceFactory.create(tenant=t, msa=msa, number=mark(world, "inv")))
-        add(f.FeePaymentFactory.create(tenant=t, invoice=invoice))
+        # Partly paid, so a payment can still be recorded against it.
+        add(f.FeePaymentFactory.create(tenant=t, invoice=invoice, amount=Decimal("40000.00")))
+        add(f.AgreementDocumentFactory.create(tenant=t, msa=msa, filename=mark(world, "signed") + ".pdf"))
         add(f.PcCollectionFactory.create(tenant=t, pc=pc))
         # The first PC's providers are the world's physician and clinician memberships.
         md = add(
@@ -104,6 +108,21 @@ def populate(world: World) -> World:
             f.MarketingAssetFactory.create(tenant=t, pc=pc, title=mark(world, "ad"), created_by=staff_user)
         )
         add(f.MarketingImageFactory.create(tenant=t, asset=asset, description=mark(world, "image")))
+        # Approved (publishable, with a certificate), images included in the approved content.
+        asset.images_digest = images_digest(list(asset.images.all()))
+        asset.save(update_fields=["images_digest"])
+        approve_as_owner(asset, physician_user, submitter=staff_user)
+        if index == 0:
+            # Waiting in the first PC's queue: a target for decisions (not in objs: decisions change it).
+            f.MarketingAssetFactory.create(
+                tenant=t,
+                pc=pc,
+                title=mark(world, "queued-ad"),
+                created_by=staff_user,
+                state=ReviewState.SUBMITTED,
+                submitted_by=staff_user,
+                submitted_at=timezone.now(),
+            )
         draft: ConsentFormDraft = add(
             f.ConsentFormDraftFactory.create(
                 tenant=t, pc=pc, title=mark(world, "consent"), created_by=staff_user

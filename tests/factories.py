@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import factory
@@ -26,6 +27,7 @@ from clinical.models import (
     TreatmentProduct,
 )
 from management.models import (
+    AgreementDocument,
     Appointment,
     BankAccount,
     BusinessAssociateAgreement,
@@ -259,6 +261,22 @@ class MsaFactory(DjangoModelFactory[ManagementServicesAgreement]):
     termination_clause = True
     termination_notice_days = 90
     governing_state = "CA"
+
+
+# The smallest file that is a PDF by its magic bytes (agreement documents check them).
+TINY_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+class AgreementDocumentFactory(DjangoModelFactory[AgreementDocument]):
+    class Meta:
+        model = AgreementDocument
+
+    tenant = factory.SubFactory(TenantFactory)
+    msa = factory.SubFactory(MsaFactory, tenant=_TENANT)
+    filename = factory.Sequence(lambda n: f"signed-msa-{n}.pdf")
+    content = TINY_PDF
+    sha256 = factory.LazyAttribute(lambda o: hashlib.sha256(o.content).hexdigest())
+    size = factory.LazyAttribute(lambda o: len(o.content))
 
 
 class PerformanceStandardFactory(DjangoModelFactory[PerformanceStandard]):

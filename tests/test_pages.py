@@ -4,6 +4,8 @@ every capacity, cross-tenant ids, audit of chart reads, API keys and query count
 from __future__ import annotations
 
 import datetime as dt
+import re
+import time
 import uuid
 from typing import Any
 
@@ -13,14 +15,20 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
+from management.models import Location
 from tenants.access import AccessContext
-from tenants.capacities import CAPACITIES
+from tenants.capacities import CAPACITIES, VIEW
 from tenants.middleware import SESSION_CAPACITY_KEY
 from tenants.models import ApiKey, AuditLogEntry, Membership
+from tenants.security.middleware import LAST_SEEN_KEY
 from tenants.security.policy import requires_two_factor
 from tenants.services import api_key_create, membership_create, object_access_grant
+from tenants.views import all_sections
 from tests import factories
+from tests.attack_routes import Stage, may_see
+from tests.conftest import acting_as
 from tests.sessions import sign_in
 from tests.worlds import PASSWORD, World
 
@@ -222,34 +230,86 @@ def test_lists_show_only_what_the_capacity_may_see(client: Client, world_a: Worl
     sign_in(client, world_a.user("clinician"))
     response = client.get(turl(world_a, "chart-list"))
     # By id: Faker may give both charts the same (or an overlapping) patient name.
-    assert [c.pk for c in response.context["charts"]] == [world_a.charts[0].pk]
+    assert [c.pk for c in response.context["page"].object_list] == [world_a.charts[0].pk]
     assert world_a.charts[0].patient_name in response.content.decode()
+
+
+# Sections over a model's whole list: their count must equal the rows the capacity may see, worked out
+# from the grants. (Other sections may count a subset, e.g. the approval queue; for them the card must
+# show what the section's own selector counts for the capacity.)
+PLAIN_LISTS = frozenset({"location-list", "pc-list", "chart-list", "mso-entity-list"})
+
+
+def expected_cards(world: World, capacity: str) -> dict[str, int]:
+    """Every section the capacity may view (from the capacity table), with its count."""
+    st = Stage(world, {}, {})
+    ctx = world.ctx(capacity)
+    cards: dict[str, int] = {}
+    for section in all_sections():
+        model = section.model_class()
+        policy = getattr(model, "access", None)
+        assert policy is not None, section
+        if not CAPACITIES[capacity].may(policy.side, VIEW):
+            continue
+        if section.url_name in PLAIN_LISTS:
+            rows = model._default_manager.filter(tenant=world.tenant)
+            cards[section.label] = sum(1 for row in rows if may_see(st, capacity, model, row))
+        else:
+            with acting_as(ctx):
+                cards[section.label] = section.count(ctx)
+    return cards
 
 
 @pytest.mark.parametrize("capacity", sorted(CAPACITIES))
 def test_dashboard_counts_and_navigation_follow_the_capacity(
-    client: Client, world_a: World, capacity: str
+    client: Client, domain_a: World, capacity: str
 ) -> None:
-    signed_in(client, world_a, capacity)
+    world = domain_a
+    signed_in(client, world, capacity)
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(turl(world_a, "dashboard"))
+        response = client.get(turl(world, "dashboard"))
     assert response.status_code == 200
-    cards = {c["label"]: c["count"] for c in response.context["cards"]}
-    scoped = capacity not in TENANT_WIDE
-    expected = {
-        "Locations": 1 if scoped else 2,
-        "Professional corporations": 1 if scoped else 2,
-    }
-    if capacity in CLINICAL:
-        expected["Patient charts"] = 1
+    cards = {c.label: c.count for c in response.context["cards"]}
+    expected = expected_cards(world, capacity)
     assert cards == expected
+    # Scoped capacities see fewer rows than the tenant holds: the counts are the capacity's own.
+    assert all(count >= 0 for count in cards.values()) and sum(cards.values()) > 0
+    # Cards are grouped like the navigation, every section once, in settings order within its group.
+    grouped = [c.label for _, group in response.context["card_groups"] for c in group]
+    assert sorted(grouped) == sorted(expected)
+    assert [label for label, _ in response.context["card_groups"]] == list(
+        dict.fromkeys(s.group or "More" for s in all_sections() if s.label in expected)
+    )
     body = response.content.decode()
     assert CAPACITIES[capacity].label in body
-    assert (turl(world_a, "chart-list") in body) is (capacity in CLINICAL)
-    assert len(queries) > 0
+    for section in all_sections():
+        link = f'href="{turl(world, section.url_name)}"'
+        assert (link in body) is (section.label in expected), (capacity, section.label)
+    # The navigation shows each visible group once, as a collapsible <details>, all open here.
+    for group in {s.group for s in all_sections() if s.label in expected and s.group}:
+        assert body.count(f"<summary>{escape(group)}</summary>") == 1, group
+    assert '<details class="nav-group" open>' in body and '<details class="nav-group">' not in body
+    # A dashboard link for each location the capacity may see, none for the others.
+    st = Stage(world, {}, {})
+    for location in world.locations:
+        link = turl(world, "location-dashboard", pk=location.pk)
+        assert (link in body) is may_see(st, capacity, Location, location), (capacity, location.name)
     if capacity not in CLINICAL:
         # a business capacity never sends a query to the clinical schema
         assert not [q["sql"] for q in queries.captured_queries if '"clinical".' in q["sql"]]
+
+
+def test_navigation_opens_only_the_group_of_the_current_page(client: Client, world_a: World) -> None:
+    signed_in(client, world_a, "pc_physician")
+    body = client.get(turl(world_a, "chart-list")).content.decode()
+    chart = next(s for s in all_sections() if s.url_name == "chart-list")
+    location = next(s for s in all_sections() if s.url_name == "location-list")
+    opened = re.findall(r'<details class="nav-group"( open)?>\s*<summary>([^<]+)</summary>', body)
+    assert (" open", escape(chart.group)) in opened
+    assert ("", escape(location.group)) in opened
+    assert len([o for o in opened if o[0]]) == 1
+    assert body.count('aria-current="page"') == 1
+    assert f'href="{turl(world_a, "chart-list")}" class="active" aria-current="page"' in body
 
 
 def test_output_is_escaped(client: Client, world_a: World) -> None:
@@ -529,6 +589,9 @@ def test_clinical_capacity_creates_a_clinical_scoped_key(client: Client, world_a
 
 
 def queries_for(client: Client, url: str) -> list[str]:
+    session = client.session  # just used: the idle-session stamp is not rewritten mid-measurement
+    session[LAST_SEEN_KEY] = time.time()
+    session.save()
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200

@@ -1,27 +1,88 @@
-"""Reads of clinical records: through the permission layer, and every record shown is audit-logged."""
+"""Reads of clinical records: through the permission layer, and every patient record shown is audit-logged.
+
+One module per area (``charts``, ``protocols``); re-exported here for callers and section strings.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
-
 from clinical.models import PatientChart
-from tenants.access import AccessContext, get_for_action, restrict
-from tenants.audit import record_clinical_reads
+from clinical.selectors.charts import (
+    SIGNED_CONSENT_TEMPLATE,
+    ChartRecord,
+    adverse_event_get,
+    adverse_event_list,
+    chart_contents,
+    chart_record,
+    chart_review_get,
+    chart_review_list,
+    get_in,
+    good_faith_exam_get,
+    good_faith_exam_list,
+    log_reads,
+    logging_reads,
+    patient_chart_get,
+    patient_chart_list,
+    photo_authorization_get,
+    photo_authorization_list,
+    shown_with,
+    signed_consent_document,
+    signed_consent_get,
+    signed_consent_list,
+    signed_consent_pdf,
+    treatment_get,
+    treatment_list,
+    treatment_photo_get,
+    treatment_photo_list,
+    treatment_product_get,
+    treatment_product_list,
+)
+from clinical.selectors.protocols import (
+    protocol_get,
+    protocol_list,
+    protocol_status,
+    protocol_supervisee_get,
+    protocol_supervisee_list,
+    scope_rule_for,
+    scope_rule_get,
+    scope_rule_list,
+)
 
-
-def patient_chart_list(ctx: AccessContext) -> QuerySet[PatientChart]:
-    """Unevaluated queryset; callers log what they display with ``log_reads``."""
-    return restrict(PatientChart.objects.select_related("pc", "home_location"), ctx)
-
-
-def patient_chart_get(ctx: AccessContext, pk: Any, action: str = "view") -> PatientChart:
-    chart = get_for_action(PatientChart, ctx, pk, action)
-    if action == "view":
-        record_clinical_reads(ctx, [chart])
-    return chart
-
-
-def log_reads(ctx: AccessContext, charts: list[Any]) -> None:
-    record_clinical_reads(ctx, charts)
+__all__ = [
+    "SIGNED_CONSENT_TEMPLATE",
+    "ChartRecord",
+    "PatientChart",
+    "adverse_event_get",
+    "adverse_event_list",
+    "chart_contents",
+    "chart_record",
+    "chart_review_get",
+    "chart_review_list",
+    "get_in",
+    "good_faith_exam_get",
+    "good_faith_exam_list",
+    "log_reads",
+    "logging_reads",
+    "patient_chart_get",
+    "patient_chart_list",
+    "photo_authorization_get",
+    "photo_authorization_list",
+    "protocol_get",
+    "protocol_list",
+    "protocol_status",
+    "protocol_supervisee_get",
+    "protocol_supervisee_list",
+    "scope_rule_for",
+    "scope_rule_get",
+    "scope_rule_list",
+    "shown_with",
+    "signed_consent_document",
+    "signed_consent_get",
+    "signed_consent_list",
+    "signed_consent_pdf",
+    "treatment_get",
+    "treatment_list",
+    "treatment_photo_get",
+    "treatment_photo_list",
+    "treatment_product_get",
+    "treatment_product_list",
+]

@@ -1,57 +1,59 @@
-"""Writes of clinical records. Only clinical capacities reach them (and only their granted PCs)."""
+"""Writes of clinical records. Only clinical capacities reach them (and only their granted PCs).
+
+One module per area: ``charts`` (charts and what happens in them), ``protocols`` (protocols and
+their signatures), ``scope`` (the per-state procedure scope table). Re-exported here for callers.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+from clinical.services.charts import (
+    UNSET,
+    adverse_event_create,
+    adverse_event_update,
+    chart_review_create,
+    chart_review_update,
+    good_faith_exam_create,
+    good_faith_exam_update,
+    patient_chart_create,
+    patient_chart_update,
+    photo_authorization_create,
+    photo_authorization_update,
+    retention_floor,
+    signed_consent_create,
+    treatment_create,
+    treatment_photo_create,
+    treatment_photo_update,
+    treatment_product_create,
+    treatment_product_update,
+    treatment_update,
+)
+from clinical.services.protocols import protocol_create, protocol_sign, protocol_update
+from clinical.services.scope import scope_rule_create, scope_rule_update, scope_rules_seed
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.utils import timezone
-
-from clinical.models import PatientChart
-from management.models import Location, ProfessionalCorporation
-from tenants.access import AccessContext
-from tenants.capacities import ADD
-from tenants.writes import require_in_scope, require_may
-
-
-@transaction.atomic
-def patient_chart_create(
-    *,
-    ctx: AccessContext,
-    pc: ProfessionalCorporation,
-    home_location: Location,
-    medical_record_number: str,
-    patient_name: str,
-    date_of_birth: dt.date,
-    allergies: str = "",
-) -> PatientChart:
-    """Open a patient's chart, kept by `pc`, for a patient seen at `home_location`.
-
-    Clinical capacities only view business records (Capacity.may), so the PC and the location must
-    be inside what ctx may *view*; whether ctx may add charts to that PC is the caller's re-check
-    through the permission layer.
-    """
-    require_may(ctx, PatientChart, ADD)
-    require_in_scope(ctx, pc, "pc")
-    require_in_scope(ctx, home_location, "home_location")
-    if home_location.pc_id != pc.pk:
-        raise ValidationError({"home_location": "This location's clinical services come from another PC."})
-    if date_of_birth > timezone.localdate():
-        raise ValidationError({"date_of_birth": "The date of birth is in the future."})
-    mrn = medical_record_number.strip()
-    # The number is unique per tenant, whichever PC keeps the chart; RLS limits this to ctx's tenant.
-    if PatientChart.objects.filter(tenant=ctx.tenant, medical_record_number=mrn).exists():
-        raise ValidationError({"medical_record_number": "A chart with this record number already exists."})
-    chart = PatientChart(
-        tenant=ctx.tenant,
-        pc=pc,
-        home_location=home_location,
-        medical_record_number=mrn,
-        patient_name=patient_name.strip(),
-        date_of_birth=date_of_birth,
-        allergies=allergies,
-    )
-    chart.full_clean()
-    chart.save()
-    return chart
+__all__ = [
+    "UNSET",
+    "adverse_event_create",
+    "adverse_event_update",
+    "chart_review_create",
+    "chart_review_update",
+    "good_faith_exam_create",
+    "good_faith_exam_update",
+    "patient_chart_create",
+    "patient_chart_update",
+    "photo_authorization_create",
+    "photo_authorization_update",
+    "protocol_create",
+    "protocol_sign",
+    "protocol_update",
+    "retention_floor",
+    "scope_rule_create",
+    "scope_rule_update",
+    "scope_rules_seed",
+    "signed_consent_create",
+    "treatment_create",
+    "treatment_photo_create",
+    "treatment_photo_update",
+    "treatment_product_create",
+    "treatment_product_update",
+    "treatment_update",
+]

@@ -1,34 +1,55 @@
-"""Reads of MSO business records, always through the permission layer."""
+"""Reads of MSO business records, always through the permission layer; one module per area
+(``management/selectors/<area>.py``). The parties' selectors are re-exported here so that callers
+(sections, views, tests) keep writing ``management.selectors.location_list``."""
 
 from __future__ import annotations
 
-from typing import Any
+from management.selectors.parties import (
+    CapTableLine,
+    bank_account_get,
+    bank_account_list,
+    equipment_get,
+    equipment_list,
+    equipment_service_get,
+    equipment_service_list,
+    fictitious_name_permit_get,
+    fictitious_name_permit_list,
+    lease_get,
+    lease_list,
+    location_get,
+    location_list,
+    medical_waste_registration_get,
+    medical_waste_registration_list,
+    mso_entity_get,
+    mso_entity_list,
+    pc_cap_table,
+    pc_get,
+    pc_list,
+    shareholder_get,
+    shareholder_list,
+)
 
-from django.db.models import QuerySet
-
-from management.models import Location, MsoEntity, ProfessionalCorporation
-from tenants.access import AccessContext, get_for_action, restrict
-
-
-def location_list(ctx: AccessContext) -> QuerySet[Location]:
-    return restrict(Location.objects.select_related("pc", "managing_entity"), ctx)
-
-
-def location_get(ctx: AccessContext, pk: Any, action: str = "view") -> Location:
-    return get_for_action(Location, ctx, pk, action)
-
-
-def pc_list(ctx: AccessContext) -> QuerySet[ProfessionalCorporation]:
-    return restrict(ProfessionalCorporation.objects.all(), ctx)
-
-
-def pc_get(ctx: AccessContext, pk: Any, action: str = "view") -> ProfessionalCorporation:
-    return get_for_action(ProfessionalCorporation, ctx, pk, action)
-
-
-def mso_entity_list(ctx: AccessContext) -> QuerySet[MsoEntity]:
-    return restrict(MsoEntity.objects.all(), ctx)
-
-
-def mso_entity_get(ctx: AccessContext, pk: Any, action: str = "view") -> MsoEntity:
-    return get_for_action(MsoEntity, ctx, pk, action)
+__all__ = [
+    "CapTableLine",
+    "bank_account_get",
+    "bank_account_list",
+    "equipment_get",
+    "equipment_list",
+    "equipment_service_get",
+    "equipment_service_list",
+    "fictitious_name_permit_get",
+    "fictitious_name_permit_list",
+    "lease_get",
+    "lease_list",
+    "location_get",
+    "location_list",
+    "medical_waste_registration_get",
+    "medical_waste_registration_list",
+    "mso_entity_get",
+    "mso_entity_list",
+    "pc_cap_table",
+    "pc_get",
+    "pc_list",
+    "shareholder_get",
+    "shareholder_list",
+]

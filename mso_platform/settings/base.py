@@ -257,6 +257,23 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
+    # One OpenAPI name per shared choice set (several models reuse "kind", "status", "fee_basis").
+    "ENUM_NAME_OVERRIDES": {
+        "FeeBasisEnum": "management.models.agreements.FeeBasis",
+        "ProcedureEnum": "management.procedures.Procedure",
+        "ReviewDecisionEnum": "management.models.marketing.Decision",
+        "PhysicianDecisionChoiceEnum": "clinical.services.decisions.DECISION_CHOICES",
+        "MarketingImageKindEnum": "management.models.marketing.MarketingImage.Kind",
+        "VendorFeeBasisEnum": "management.models.workforce.Vendor.FeeBasis",
+        "TrainingKindEnum": "management.models.workforce.TrainingRecord.Kind",
+        "PatientPaymentKindEnum": "management.models.frontdesk.PatientPayment.Kind",
+        "AppointmentStatusEnum": "management.models.frontdesk.Appointment.Status",
+        "InvoiceStatusEnum": "management.models.finance.ManagementFeeInvoice.Status",
+        "EquipmentKindEnum": "management.models.sites.Equipment.Kind",
+        "TreatmentPhotoKindEnum": "clinical.models.charts.TreatmentPhoto.Kind",
+        "ProtocolKindEnum": "clinical.models.protocols.Protocol.Kind",
+        "ProtocolStatusEnum": "clinical.selectors.protocols.STATUS_CHOICES",
+    },
     "TITLE": "MSO Platform API",
     "DESCRIPTION": (
         "Tenant-scoped REST API. Authenticate with `Authorization: Api-Key <key>`. "
@@ -307,7 +324,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # axes narrates every sign-in at INFO; its warnings (failures, lockouts) are what operators need.
-    "loggers": {"axes": {"level": env("AXES_LOG_LEVEL", default="WARNING")}},
+    "loggers": {
+        "axes": {"level": env("AXES_LOG_LEVEL", default="WARNING")},
+        # WeasyPrint narrates each rendering step at INFO; refused resources still log as warnings.
+        "weasyprint.progress": {"level": "WARNING"},
+    },
 }
 
 # Separate test database names let several suites run at once against one server.

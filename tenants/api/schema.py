@@ -55,6 +55,10 @@ REFUSALS = {
     "429": "Over this key's rate limit; retry after the Retry-After seconds.",
 }
 
+# Every write can be refused for its input or for the state of what it changes, body or not (a POST
+# action declared with request=None, e.g. submit of a published item, answers 400 too).
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 
 class TenantAutoSchema(AutoSchema):
     """AutoSchema that adds the refusals each tenant-scoped operation can give to its success answer."""
@@ -65,6 +69,8 @@ class TenantAutoSchema(AutoSchema):
             codes.append("404")
         if "requestBody" in operation:
             codes += ["400", "413"]
+        elif self.method.upper() in WRITE_METHODS:
+            codes.append("400")
         elif getattr(self.view, "action", None) == "list" and getattr(self.view, "filterset_class", None):
             codes.append("400")  # filter values are validated
         if getattr(self.view, "throttle_classes", None):
@@ -81,7 +87,10 @@ class TenantAutoSchema(AutoSchema):
         error = self.resolve_serializer(ErrorSerializer, "response").ref
         for code in self.refusals(operation):
             if code == "400":
-                description = "Invalid input (body, filter or reference); nothing was written."
+                description = (
+                    "Invalid input (body, filter or reference), or a step the object's state does not "
+                    "allow; nothing was written."
+                )
                 schema: dict[str, Any] = VALIDATION_ERROR_SCHEMA
             else:
                 description, schema = REFUSALS[code], error

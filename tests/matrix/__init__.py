@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-AREAS: list[str] = []
+AREAS: list[str] = ["workforce", "frontdesk", "parties", "agreements", "clinical", "marketing", "decisions"]
 
 
 def collect() -> list[Any]:

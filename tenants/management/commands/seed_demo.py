@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from tenants.demo import seed_demo
+from tenants.demo import DELIBERATE_PROBLEMS, seed_demo
 
 
 class Command(BaseCommand):
@@ -22,3 +22,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  {login.email:<{width}}  {login.full_name}: {'; '.join(login.capacities)}")
         if any(len(login.capacities) > 1 for login in result.logins):
             self.stdout.write("  (someone with two capacities picks one after signing in, and can switch)")
+        rules = ", ".join(dict.fromkeys(p.rule for p in DELIBERATE_PROBLEMS))
+        self.stdout.write(
+            f"The demo holds {len(DELIBERATE_PROBLEMS)} deliberate compliance problems for the audit engine "
+            f"({rules}); tenants/demo.py lists them."
+        )
