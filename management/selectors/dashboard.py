@@ -26,34 +26,16 @@ from management.models import (
     ProfessionalCorporation,
     Provider,
 )
+from management.selectors.workforce import CREDENTIALS, EXPIRY_BANDS
 from tenants.access import AccessContext, parse_id, restrict
 
 WEEKS_BACK = 8  # the 8 weeks up to and including the current one
 WEEKS_AHEAD = 4  # and the 4 after it
 MONTHS_BACK = 12  # the 12 closed months before the current one (money is booked after month end)
-HORIZONS = (30, 60, 90)  # days: credentials expiring within each
+HORIZONS = EXPIRY_BANDS  # days: credentials expiring within each
 
 # Fees that were actually invoiced: drafts are not sent yet and void invoices were withdrawn.
 INVOICED = (ManagementFeeInvoice.Status.ISSUED, ManagementFeeInvoice.Status.PAID)
-
-
-@dataclass(frozen=True)
-class Credential:
-    """One kind of provider credential the MSO tracks: its expiry column and the number shown with it."""
-
-    code: str
-    label: str
-    expires_field: str
-    number_field: str
-
-
-CREDENTIALS = (
-    Credential("license", "License", "license_expires_on", "license_number"),
-    Credential("dea", "DEA registration", "dea_expires_on", "dea_number"),
-    Credential("np_furnishing", "NP furnishing number", "np_furnishing_expires_on", "np_furnishing_number"),
-    Credential("pa_agreement", "PA practice agreement", "pa_practice_agreement_expires_on", ""),
-    Credential("cures", "CURES registration", "cures_expires_on", ""),
-)
 
 
 def week_start(day: dt.date) -> dt.date:

@@ -20,15 +20,28 @@ from tenants.access import AccessContext, get_for_action, restrict
 from tenants.capacities import VIEW
 
 # LIC-002 reports credentials expiring within 90, 60 and 30 days; pages show the same bands.
+# LIC-002's bands: days before an expiry at which a credential is flagged (the dashboard uses them too).
 EXPIRY_BANDS = (30, 60, 90)
-# Provider fields holding a credential's expiry date, and how a page names the credential.
-CREDENTIAL_EXPIRIES = (
-    ("license_expires_on", "License"),
-    ("dea_expires_on", "DEA registration"),
-    ("cures_expires_on", "CURES registration"),
-    ("np_furnishing_expires_on", "NP furnishing number"),
-    ("pa_practice_agreement_expires_on", "PA practice agreement"),
+
+
+@dataclass(frozen=True)
+class CredentialKind:
+    """One kind of provider credential the MSO tracks: its expiry column and the number shown with it."""
+
+    code: str
+    label: str
+    expires_field: str
+    number_field: str
+
+
+CREDENTIALS = (
+    CredentialKind("license", "License", "license_expires_on", "license_number"),
+    CredentialKind("dea", "DEA registration", "dea_expires_on", "dea_number"),
+    CredentialKind("np_furnishing", "NP furnishing number", "np_furnishing_expires_on", "np_furnishing_number"),
+    CredentialKind("pa_agreement", "PA practice agreement", "pa_practice_agreement_expires_on", ""),
+    CredentialKind("cures", "CURES registration", "cures_expires_on", ""),
 )
+CREDENTIAL_EXPIRIES = tuple((c.expires_field, c.label) for c in CREDENTIALS)
 
 # --- Vendors and BAAs ---------------------------------------------------------------------------
 
