@@ -37,7 +37,9 @@ class CredentialKind:
 CREDENTIALS = (
     CredentialKind("license", "License", "license_expires_on", "license_number"),
     CredentialKind("dea", "DEA registration", "dea_expires_on", "dea_number"),
-    CredentialKind("np_furnishing", "NP furnishing number", "np_furnishing_expires_on", "np_furnishing_number"),
+    CredentialKind(
+        "np_furnishing", "NP furnishing number", "np_furnishing_expires_on", "np_furnishing_number"
+    ),
     CredentialKind("pa_agreement", "PA practice agreement", "pa_practice_agreement_expires_on", ""),
     CredentialKind("cures", "CURES registration", "cures_expires_on", ""),
 )
