@@ -1,0 +1,226 @@
+"""The rule registry: every compliance rule of ``RULES.md`` as data plus one set-based query.
+
+A rule is declared once, next to its query, with ``@rule(...)`` in ``compliance/rules/<area>.py``::
+
+    @rule(
+        "BAA-001",
+        title="Vendor handling PHI has a signed BAA",
+        severity=Severity.HIGH,
+        side=Side.BUSINESS,
+        citation="HIPAA 45 CFR 164.308(b), 164.502(e)",
+        statement="Every vendor that handles PHI has a signed business associate agreement.",
+        triggers=("management.Vendor", "management.BusinessAssociateAgreement"),
+    )
+    def vendors_without_baa(q: RuleInput) -> QuerySet[Any]:
+        return (
+            Vendor.objects.filter(tenant_id=q.tenant_id, handles_phi=True)
+            .exclude(Exists(...signed BAA...))
+            .values(**hit(Vendor, id=F("id"), pc=None, location=None, evidence=JSONObject(name=F("name"))))
+        )
+
+The query is evaluated by PostgreSQL, never row by row in Python: it returns a ``values()``
+queryset whose rows are *hits* with the keys of ``HIT_KEYS`` (``hit()`` builds them). The engine
+(``compliance.engine``) wraps the query's SQL in one ``INSERT … SELECT … ON CONFLICT`` that
+upserts the findings on their fingerprint (rule + object + discriminator), then resolves the
+findings of the rule that the run did not see again.
+
+Citations, statements and thresholds are data: a tenant sees them all, may tune a threshold within
+its bounds and switch a rule off, except a critical rule, which stays on (``RuleSetting``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from django.db import models
+from django.db.models import CharField, Expression, F, QuerySet, UUIDField, Value
+from django.db.models.functions import Cast
+
+from tenants.capacities import Side
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"  # likely illegal now
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"  # hygiene
+
+
+SEVERITY_ORDER = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3}
+
+# The columns every hit row has (``values()`` keys), in this order in the engine's INSERT … SELECT.
+#   object_type   "app_label.ModelName" of the object the finding is about
+#   object_id     its primary key (uuid)
+#   discriminator "" or what tells two findings of one rule on one object apart (e.g. a month)
+#   pc_id         the PC the finding concerns, or NULL
+#   location_id   the location it concerns, or NULL
+#   severity      NULL for the rule's own, or a Severity value (LIC-002 grades by proximity)
+#   evidence      a JSON object (``JSONObject(...)``): the facts a reader needs to see the problem
+HIT_KEYS = ("object_type", "object_id", "discriminator", "pc_id", "location_id", "severity", "evidence")
+
+
+def hit(
+    model: type[models.Model],
+    *,
+    evidence: Expression,
+    object_id: Expression | F | None = None,
+    discriminator: Expression | None = None,
+    pc: Expression | F | None = None,
+    location: Expression | F | None = None,
+    severity: Expression | None = None,
+) -> dict[str, Any]:
+    """The ``values(**hit(...))`` keyword arguments of one hit row about a `model` row (its own id
+    unless `object_id` says otherwise). Every column is an SQL expression: nothing runs in Python."""
+    none_uuid = Value(None, output_field=UUIDField())
+    return {
+        "object_type": Value(model._meta.label, output_field=CharField()),
+        "object_id": object_id if object_id is not None else F("id"),
+        "discriminator": Cast(discriminator, CharField()) if discriminator is not None else Value(""),
+        "pc_id": pc if pc is not None else none_uuid,
+        "location_id": location if location is not None else none_uuid,
+        "severity": severity if severity is not None else Value(None, output_field=CharField()),
+        "evidence": evidence,
+    }
+
+
+def hits(qs: QuerySet[Any], model: type[models.Model], **columns: Any) -> QuerySet[Any]:
+    """The hit rows of a rule's queryset: ``values()`` of the columns ``hit(model, **columns)`` gives.
+
+    ``values(pc_id=F("pc_id"))`` is refused by Django on a model with a ``pc`` foreign key (the
+    annotation would shadow the field), so a hit column that is the queried model's own field of the
+    same name is selected as that field instead of being annotated. Selecting only the hit columns
+    keeps an aggregating query grouped by them (FEE-002 groups invoices by agreement).
+    """
+    own = {f.attname for f in qs.model._meta.concrete_fields}
+    annotations = {}
+    for key, expression in hit(model, **columns).items():
+        if key in own:
+            if not (isinstance(expression, F) and getattr(expression, "name", None) == key):
+                raise ValueError(f"hit column {key} of {qs.model.__name__} must be its own field {key}")
+            continue
+        annotations[key] = expression
+    return qs.order_by().annotate(**annotations).values(*HIT_KEYS)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A number the rule uses that a tenant may tune within [minimum, maximum]."""
+
+    name: str
+    default: Decimal
+    unit: str
+    description: str
+    minimum: Decimal
+    maximum: Decimal
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """What a rule's query is given: one tenant, the audit's date, the effective thresholds, and
+    optionally the PCs to look at (an incremental run after a change); None means every PC."""
+
+    tenant_id: Any
+    today: Any  # datetime.date of the audit (tests set it; runs use the tenant's local date)
+    params: Mapping[str, Decimal]
+    pc_ids: tuple[Any, ...] | None = None
+
+
+Query = Callable[[RuleInput], QuerySet[Any]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    side: Side  # business: the MSO may read the findings; clinical: only a clinical capacity
+    citation: str
+    statement: str
+    query: Query
+    states: tuple[str, ...] = ("CA",)
+    thresholds: tuple[Threshold, ...] = ()
+    # Model labels whose writes make this rule worth re-running for the PC they concern.
+    triggers: tuple[str, ...] = ()
+    # Whether the rule's query honours RuleInput.pc_ids (narrowing the scan to those PCs).
+    scoped_by_pc: bool = True
+
+    @property
+    def may_be_disabled(self) -> bool:
+        return self.severity != Severity.CRITICAL
+
+    def defaults(self) -> dict[str, Decimal]:
+        return {t.name: t.default for t in self.thresholds}
+
+
+@dataclass
+class Registry:
+    rules: dict[str, Rule] = field(default_factory=dict)
+
+    def add(self, item: Rule) -> Rule:
+        if item.id in self.rules:
+            raise ValueError(f"rule {item.id} is declared twice")
+        self.rules[item.id] = item
+        return item
+
+    def get(self, rule_id: str) -> Rule:
+        load_rules()
+        return self.rules[rule_id]
+
+    def all(self) -> list[Rule]:
+        """Every rule, ordered by id (CHT-001 … WST-001), once the rule modules are imported."""
+        load_rules()
+        return [self.rules[k] for k in sorted(self.rules)]
+
+    def triggered_by(self, label: str) -> list[Rule]:
+        return [r for r in self.all() if label in r.triggers]
+
+
+REGISTRY = Registry()
+RULE_MODULES = ("compliance.rules.business", "compliance.rules.clinical")
+
+
+def load_rules() -> None:
+    import importlib
+
+    for name in RULE_MODULES:
+        importlib.import_module(name)
+
+
+def rule(
+    rule_id: str,
+    *,
+    title: str,
+    severity: Severity,
+    side: Side,
+    citation: str,
+    statement: str,
+    states: tuple[str, ...] = ("CA",),
+    thresholds: tuple[Threshold, ...] = (),
+    triggers: tuple[str, ...] = (),
+    scoped_by_pc: bool = True,
+) -> Callable[[Query], Query]:
+    """Register the decorated query as rule `rule_id` (see the module docstring)."""
+
+    def register(query: Query) -> Query:
+        REGISTRY.add(
+            Rule(
+                rule_id,
+                title,
+                severity,
+                side,
+                citation,
+                statement,
+                query,
+                states,
+                thresholds,
+                triggers,
+                scoped_by_pc,
+            )
+        )
+        return query
+
+    return register

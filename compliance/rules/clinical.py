@@ -1,0 +1,807 @@
+"""The clinical-side rules of RULES.md (scope, delegation, exams, consents, charts): ``Side.CLINICAL``.
+
+They read schema ``clinical``, which PostgreSQL refuses to the business role: only a clinical
+capacity (or the engine acting for one) runs them, and only a clinical capacity sees their findings.
+Every query is one SQL statement (Exists/Subquery/aggregates); dates come from ``RuleInput.today``
+and the tenant's local time zone (``TruncDate`` of a timestamp is its local date).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Greatest, JSONObject, TruncDate
+from django.utils import timezone
+
+from clinical.models import (
+    ChartReview,
+    GoodFaithExam,
+    PatientChart,
+    PhotoAuthorization,
+    ProcedureScopeRule,
+    Protocol,
+    ProtocolSupervisee,
+    SignedConsent,
+    Treatment,
+    TreatmentPhoto,
+    TreatmentProduct,
+)
+from compliance.registry import RuleInput, Severity, Threshold, hit, hits, rule
+from management.models import Decision, ProfessionalCorporation, Provider
+from management.procedures import (
+    LASER_PROCEDURES,
+    MEDICAL_PROCEDURES,
+    PHYSICIAN_LICENSES,
+    LicenseStatus,
+    LicenseType,
+    Procedure,
+)
+from tenants.capacities import Side
+
+# B&P 2242: who may perform the good-faith exam (never an RN).
+EXAMINER_LICENSES = (LicenseType.MD, LicenseType.DO, LicenseType.NP, LicenseType.PA)
+# B&P 2725 / 2836.1 / 3502.3: the licensees who treat only under a protocol or practice agreement.
+DELEGATED_LICENSES = (LicenseType.RN, LicenseType.NP, LicenseType.PA)
+# Procedures whose chart must name the product and its lot (drugs and devices that can be recalled).
+PRODUCT_PROCEDURES = (Procedure.NEUROTOXIN, Procedure.DERMAL_FILLER, Procedure.MEDICAL_PEEL)
+
+
+class AddMonths(Func):
+    """``date + n months`` as a date (PostgreSQL clamps the 31st to the month's last day)."""
+
+    arg_joiner = " + "
+    template = "(%(expressions)s * interval '1 month')::date"
+    output_field = DateField()
+
+
+class AddHours(Func):
+    """``timestamp + n hours``."""
+
+    arg_joiner = " + "
+    template = "(%(expressions)s * interval '1 hour')"
+    output_field = DateTimeField()
+
+
+class MonthOf(Func):
+    """The first day of a date's month, as a date."""
+
+    template = "date_trunc('month', %(expressions)s)::date"
+    output_field = DateField()
+
+
+class YearMonth(Func):
+    """``YYYY-MM`` of a date: the month a finding is about (its discriminator)."""
+
+    template = "to_char(%(expressions)s, 'YYYY-MM')"
+    output_field = CharField()
+
+
+class TextArray(Func):
+    """``array_remove(ARRAY[...], NULL)``: the non-null texts among the expressions."""
+
+    template = "array_remove(ARRAY[%(expressions)s]::text[], NULL)"
+    output_field = ArrayField(CharField())
+
+
+def _int(q: RuleInput, name: str) -> int:
+    return int(q.params[name])
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    """Midnight starting `day` in the active time zone (the audit's cut-off for deadlines)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def _treatments(q: RuleInput) -> QuerySet[Any]:
+    """The tenant's treatments (of the PCs asked about), each with its local date as ``day``."""
+    qs = Treatment.objects.filter(tenant_id=q.tenant_id)
+    if q.pc_ids is not None:
+        qs = qs.filter(chart__pc_id__in=q.pc_ids)
+    return qs.annotate(day=TruncDate("performed_at"))
+
+
+def _scope_rules(q: RuleInput, license_type: str = "performer__license_type") -> QuerySet[Any]:
+    """The scope-table rows for the outer treatment's state, procedure and a license type."""
+    return ProcedureScopeRule.objects.filter(
+        tenant_id=q.tenant_id,
+        state=OuterRef("location__state"),
+        procedure=OuterRef("procedure"),
+        license_type=OuterRef(license_type),
+    )
+
+
+def _delegated(q: RuleInput) -> Q:
+    """Treatments done on someone else's authority: an RN/NP/PA doing a medical procedure, or any
+    licensee the scope table allows only under supervision; a 103/104 NP practises independently."""
+    supervised = _scope_rules(q).filter(allowed=True).exclude(supervision=ProcedureScopeRule.Supervision.NONE)
+    return (
+        Q(performer__license_type__in=DELEGATED_LICENSES, procedure__in=MEDICAL_PROCEDURES)
+        | Exists(supervised)
+    ) & ~Q(performer__license_type=LicenseType.NP, performer__np_independent_103_104=True)
+
+
+def _treatment_hits(qs: QuerySet[Any], evidence: dict[str, Any]) -> QuerySet[Any]:
+    """Hits about the treatments of `qs`, with the facts every treatment finding shows."""
+    return hits(
+        qs,
+        Treatment,
+        pc=F("chart__pc_id"),
+        location=F("location_id"),
+        evidence=JSONObject(
+            chart=F("chart__medical_record_number"),
+            procedure=F("procedure"),
+            performed_on=F("day"),
+            performer=F("performer__full_name"),
+            performer_license=F("performer__license_type"),
+            location=F("location__name"),
+            **evidence,
+        ),
+    )
+
+
+# --- the rules the demo plants (GFE-001, DEL-002, CHT-001) -----------------------------------------
+
+
+@rule(
+    "GFE-001",
+    title="Good-faith exam before prescription treatment",
+    severity=Severity.CRITICAL,
+    side=Side.CLINICAL,
+    citation="B&P 2242; B&P 2290.5 (telehealth)",
+    statement=(
+        "A physician, NP or PA (never an RN) examined the patient, recorded a medical indication and "
+        "approved the procedure before the treatment (telehealth with the patient's documented consent), "
+        "and the exam is inside its validity window."
+    ),
+    thresholds=(
+        Threshold(
+            "validity_months",
+            Decimal(12),
+            "months",
+            "How long a good-faith exam covers treatments (a practice default; the statute sets none).",
+            Decimal(1),
+            Decimal(24),
+        ),
+    ),
+    triggers=("clinical.Treatment", "clinical.GoodFaithExam", "clinical.ProcedureScopeRule"),
+)
+def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
+    # Every medical procedure needs the exam unless the tenant's scope table says otherwise.
+    needs_exam = (
+        Q(procedure__in=MEDICAL_PROCEDURES) & ~Exists(_scope_rules(q).filter(requires_good_faith_exam=False))
+    ) | Exists(_scope_rules(q).filter(requires_good_faith_exam=True))
+    exams = GoodFaithExam.objects.filter(tenant_id=q.tenant_id, chart_id=OuterRef("chart_id"))
+    qualifying = (
+        exams.filter(
+            examiner__license_type__in=EXAMINER_LICENSES,
+            examined_on__lte=OuterRef("day"),
+            valid_until__gte=OuterRef("day"),
+            approved_procedures__contains=[OuterRef("procedure")],
+        )
+        .filter(Q(via_telehealth=False) | Q(telehealth_consent=True))
+        .exclude(medical_indication__regex=r"^\s*$")
+        .annotate(window_ends=AddMonths(F("examined_on"), Value(_int(q, "validity_months"))))
+        .filter(window_ends__gte=OuterRef("day"))
+    )
+    latest = exams.filter(examined_on__lte=OuterRef("day")).order_by("-examined_on")
+    return _treatment_hits(
+        _treatments(q).filter(needs_exam).filter(~Exists(qualifying)),
+        {
+            "latest_exam_on": Subquery(latest.values("examined_on")[:1]),
+            "latest_examiner_license": Subquery(latest.values("examiner__license_type")[:1]),
+            "latest_exam_approves": Subquery(latest.values("approved_procedures")[:1]),
+            "latest_exam_valid_until": Subquery(latest.values("valid_until")[:1]),
+            "latest_exam_via_telehealth": Subquery(latest.values("via_telehealth")[:1]),
+            "latest_exam_telehealth_consent": Subquery(latest.values("telehealth_consent")[:1]),
+            "validity_months": Value(_int(q, "validity_months")),
+        },
+    )
+
+
+@rule(
+    "DEL-002",
+    title="Standardized procedure in force",
+    severity=Severity.CRITICAL,
+    side=Side.CLINICAL,
+    citation="B&P 2725; 16 CCR 1474; B&P 2836.1 (NP); B&P 3502.3 (PA)",
+    statement=(
+        "RN (and NP/PA) treatments are covered on their date by a protocol of the PC, signed by its "
+        "supervising physician and by the performer before the treatment, in force that day, naming "
+        "the performer and the procedure."
+    ),
+    triggers=(
+        "clinical.Treatment",
+        "clinical.Protocol",
+        "clinical.ProtocolSupervisee",
+        "clinical.ProcedureScopeRule",
+    ),
+)
+def delegated_treatments_without_protocol(q: RuleInput) -> QuerySet[Any]:
+    naming = ProtocolSupervisee.objects.filter(
+        tenant_id=q.tenant_id,
+        provider_id=OuterRef("performer_id"),
+        protocol__pc_id=OuterRef("chart__pc_id"),
+        protocol__procedures__contains=[OuterRef("procedure")],
+    )
+    in_force = naming.filter(
+        signed_at__lte=OuterRef("performed_at"),
+        protocol__supervisor_signed_at__lte=OuterRef("performed_at"),
+        protocol__effective_on__lte=OuterRef("day"),
+        protocol__expires_on__gte=OuterRef("day"),
+    )
+    # What the reader needs: the protocols that name the performer and procedure, and why they fail.
+    candidates = naming.values(
+        facts=JSONObject(
+            title=F("protocol__title"),
+            supervisor=F("protocol__supervisor__full_name"),
+            supervisor_signed_at=F("protocol__supervisor_signed_at"),
+            performer_signed_at=F("signed_at"),
+            effective_on=F("protocol__effective_on"),
+            expires_on=F("protocol__expires_on"),
+        )
+    )
+    return _treatment_hits(
+        _treatments(q).filter(_delegated(q)).filter(~Exists(in_force)),
+        {
+            "supervisor": F("supervisor__full_name"),
+            "protocols_naming_performer": ArraySubquery(candidates),
+        },
+    )
+
+
+@rule(
+    "CHT-001",
+    title="Chart completed on time",
+    severity=Severity.MEDIUM,
+    side=Side.CLINICAL,
+    citation="Practice standard (RULES.md CHT-001)",
+    statement="Treatment notes, product and lot are recorded within 72 hours of the treatment.",
+    thresholds=(
+        Threshold(
+            "charting_hours",
+            Decimal(72),
+            "hours",
+            "Hours after a treatment by which its notes, product and lot are recorded.",
+            Decimal(1),
+            Decimal(168),
+        ),
+    ),
+    triggers=("clinical.Treatment", "clinical.TreatmentProduct"),
+)
+def treatments_not_charted_in_time(q: RuleInput) -> QuerySet[Any]:
+    hours = _int(q, "charting_hours")
+    product_and_lot = TreatmentProduct.objects.filter(
+        tenant_id=q.tenant_id, treatment_id=OuterRef("pk")
+    ).exclude(Q(product_name__regex=r"^\s*$") | Q(lot_number__regex=r"^\s*$"))
+    needs_product = Q(procedure__in=PRODUCT_PROCEDURES)
+    qs = (
+        _treatments(q)
+        .annotate(deadline=AddHours(F("performed_at"), Value(hours)))
+        .annotate(
+            notes_recorded=ExpressionWrapper(~Q(notes__regex=r"^\s*$"), output_field=BooleanField()),
+            charted_in_time=Case(When(charted_at__lte=F("deadline"), then=Value(True)), default=Value(False)),
+            product_and_lot_recorded=Case(
+                When(needs_product & ~Exists(product_and_lot), then=Value(False)), default=Value(True)
+            ),
+        )
+    )
+    # Judged once the deadline passed before the audit's day began (no finding for work in progress).
+    return _treatment_hits(
+        qs.filter(deadline__lt=_start_of(q.today)).filter(
+            Q(charted_in_time=False) | Q(notes_recorded=False) | Q(product_and_lot_recorded=False)
+        ),
+        {
+            "performed_at": F("performed_at"),
+            "charted_at": F("charted_at"),
+            "deadline": F("deadline"),
+            "charted_in_time": F("charted_in_time"),
+            "notes_recorded": F("notes_recorded"),
+            "product_and_lot_recorded": F("product_and_lot_recorded"),
+            "hours": Value(hours),
+        },
+    )
+
+
+# --- scope of practice and supervision -------------------------------------------------------------
+
+
+@rule(
+    "DEL-001",
+    title="Performer licensed for the procedure",
+    severity=Severity.CRITICAL,
+    side=Side.CLINICAL,
+    citation=(
+        "B&P 2052, 2725 (RN), 2836.1 (NP), 3502.3 (PA); Medical Board of California, Cosmetic Treatments "
+        "FAQ; B&P 2860.5 (LVN, tenant setting)"
+    ),
+    statement=(
+        "The performer's license type may do the procedure in the state where it was done (the tenant's "
+        "scope table; LVN injections default to not allowed) and the license is of that state."
+    ),
+    triggers=("clinical.Treatment", "clinical.ProcedureScopeRule"),
+)
+def treatments_outside_scope(q: RuleInput) -> QuerySet[Any]:
+    scope = _scope_rules(q)
+    # A consultation is no procedure: the scope table does not speak about it.
+    return _treatment_hits(
+        _treatments(q)
+        .exclude(procedure=Procedure.CONSULTATION)
+        .filter(~Exists(scope.filter(allowed=True)) | ~Q(performer__license_state=F("location__state"))),
+        {
+            "state": F("location__state"),
+            "performer_license_state": F("performer__license_state"),
+            "scope_rule_allowed": Subquery(scope.values("allowed")[:1]),
+            "scope_rule_note": Subquery(scope.values("note")[:1]),
+            "scope_rule_citation": Subquery(scope.values("citation")[:1]),
+        },
+    )
+
+
+@rule(
+    "DEL-003",
+    title="Supervisor qualified and licensed",
+    severity=Severity.CRITICAL,
+    side=Side.CLINICAL,
+    citation="B&P 3501(e); B&P 2725; B&P 2836.1",
+    statement=(
+        "A delegated treatment names its supervising physician, who holds an active license of the "
+        "treatment's state on the treatment date (not on probation) and may perform that procedure."
+    ),
+    triggers=("clinical.Treatment", "clinical.ProcedureScopeRule", "management.Provider"),
+)
+def treatments_with_unqualified_supervisor(q: RuleInput) -> QuerySet[Any]:
+    may_supervise = (
+        _scope_rules(q, license_type="supervisor__license_type")
+        .filter(allowed=True, supervision=ProcedureScopeRule.Supervision.NONE)
+        .values("pk")
+    )
+    # Current status is all the data keeps: probation counts against, for a reader to check its terms.
+    qualified = Q(
+        supervisor__license_type__in=PHYSICIAN_LICENSES,
+        supervisor__license_status=LicenseStatus.ACTIVE,
+        supervisor__license_expires_on__gte=F("day"),
+        supervisor__license_state=F("location__state"),
+    ) & Exists(may_supervise)
+    return _treatment_hits(
+        _treatments(q)
+        .filter(procedure__in=MEDICAL_PROCEDURES)
+        .filter(Q(supervisor__isnull=False) | _delegated(q))
+        .annotate(supervisor_qualified=Case(When(qualified, then=Value(True)), default=Value(False)))
+        .filter(supervisor_qualified=False),
+        {
+            "supervisor": F("supervisor__full_name"),
+            "supervisor_license": F("supervisor__license_type"),
+            "supervisor_license_state": F("supervisor__license_state"),
+            "supervisor_license_status": F("supervisor__license_status"),
+            "supervisor_license_expires_on": F("supervisor__license_expires_on"),
+            "state": F("location__state"),
+        },
+    )
+
+
+@rule(
+    "DEL-004",
+    title="Supervision limits and PA practice agreements",
+    severity=Severity.HIGH,
+    side=Side.CLINICAL,
+    citation="B&P 3516 (PA ratio); B&P 2836.1 (furnishing NPs); B&P 3502.3 (practice agreement)",
+    statement=(
+        "A physician supervises at most 4 PAs and at most 4 furnishing NPs who are not 103/104 NPs at "
+        "once (signed protocols in force today), and every active PA has a signed practice agreement in "
+        "force."
+    ),
+    thresholds=(
+        Threshold(
+            "max_pas",
+            Decimal(4),
+            "PAs",
+            "PAs one physician may supervise at once (B&P 3516: 4; a tenant may only go lower).",
+            Decimal(1),
+            Decimal(4),
+        ),
+        Threshold(
+            "max_furnishing_nps",
+            Decimal(4),
+            "NPs",
+            "Furnishing NPs (not 103/104) one physician may supervise at once (B&P 2836.1: 4).",
+            Decimal(1),
+            Decimal(4),
+        ),
+    ),
+    triggers=("clinical.Protocol", "clinical.ProtocolSupervisee", "management.Provider"),
+)
+def supervision_over_limits(q: RuleInput) -> QuerySet[Any]:
+    signed_by = _start_of(q.today + dt.timedelta(days=1))
+    in_force = ProtocolSupervisee.objects.filter(
+        tenant_id=q.tenant_id,
+        provider__active=True,
+        signed_at__lt=signed_by,
+        protocol__supervisor_signed_at__lt=signed_by,
+        protocol__effective_on__lte=q.today,
+        protocol__expires_on__gte=q.today,
+    )
+    pas = in_force.filter(protocol__supervisor_id=OuterRef("pk"), provider__license_type=LicenseType.PA)
+    nps = in_force.filter(
+        protocol__supervisor_id=OuterRef("pk"),
+        provider__license_type=LicenseType.NP,
+        provider__np_independent_103_104=False,
+    ).exclude(provider__np_furnishing_number="")
+
+    def count(supervisees: QuerySet[Any]) -> Coalesce:
+        counted = supervisees.values("protocol__supervisor_id").annotate(
+            n=Count("provider_id", distinct=True)
+        )
+        return Coalesce(Subquery(counted.values("n"), output_field=IntegerField()), Value(0))
+
+    def names(supervisees: QuerySet[Any]) -> ArraySubquery:
+        return ArraySubquery(supervisees.order_by().values("provider__full_name").distinct())
+
+    agreement = in_force.filter(provider_id=OuterRef("pk"), protocol__kind=Protocol.Kind.PRACTICE_AGREEMENT)
+    max_pas, max_nps = _int(q, "max_pas"), _int(q, "max_furnishing_nps")
+    qs = Provider.objects.filter(tenant_id=q.tenant_id)
+    if q.pc_ids is not None:
+        qs = qs.filter(pc_id__in=q.pc_ids)
+    return hits(
+        qs.annotate(
+            supervised_pas=count(pas),
+            supervised_nps=count(nps),
+            practice_agreement_in_force=Exists(agreement),
+        ).filter(
+            Q(supervised_pas__gt=max_pas)
+            | Q(supervised_nps__gt=max_nps)
+            | Q(license_type=LicenseType.PA, active=True, practice_agreement_in_force=False)
+        ),
+        Provider,
+        pc=F("pc_id"),
+        evidence=JSONObject(
+            provider=F("full_name"),
+            license=F("license_type"),
+            supervised_pas=F("supervised_pas"),
+            supervised_pa_names=names(pas),
+            max_pas=Value(max_pas),
+            supervised_furnishing_nps=F("supervised_nps"),
+            supervised_np_names=names(nps),
+            max_furnishing_nps=Value(max_nps),
+            practice_agreement_in_force=Case(
+                When(license_type=LicenseType.PA, then=F("practice_agreement_in_force")),
+                default=Value(None, output_field=BooleanField()),
+            ),
+            pa_practice_agreement_signed_on=F("pa_practice_agreement_signed_on"),
+            pa_practice_agreement_expires_on=F("pa_practice_agreement_expires_on"),
+        ),
+    )
+
+
+@rule(
+    "PRT-001",
+    title="Laser protocol content and review",
+    severity=Severity.MEDIUM,
+    side=Side.CLINICAL,
+    citation="B&P 2023.5",
+    statement=(
+        "A signed laser/IPL protocol in force covers patient selection, education and consent, topical "
+        "agents, complications and emergencies, supervision level and training, and was reviewed within "
+        "the tenant's interval."
+    ),
+    thresholds=(
+        Threshold(
+            "review_interval_months",
+            Decimal(12),
+            "months",
+            "How often a laser/IPL protocol is reviewed.",
+            Decimal(1),
+            Decimal(36),
+        ),
+    ),
+    triggers=("clinical.Protocol",),
+)
+def laser_protocols_incomplete_or_stale(q: RuleInput) -> QuerySet[Any]:
+    interval = _int(q, "review_interval_months")
+    flags = (
+        ("covers_patient_selection", "patient selection"),
+        ("covers_education_and_consent", "education and consent"),
+        ("covers_topical_agents", "topical agents"),
+        ("covers_complications", "complications and emergencies"),
+        ("covers_supervision_and_training", "supervision level and training"),
+    )
+    missing = TextArray(
+        *(
+            Case(When(**{flag: False}, then=Value(label)), default=Value(None), output_field=CharField())
+            for flag, label in flags
+        )
+    )
+    qs = Protocol.objects.filter(
+        tenant_id=q.tenant_id,
+        supervisor_signed_at__isnull=False,  # a draft is not in force (DEL-002 catches work under it)
+        expires_on__gte=q.today,
+    ).filter(Q(kind=Protocol.Kind.LASER_PROTOCOL) | Q(procedures__overlap=sorted(LASER_PROCEDURES)))
+    if q.pc_ids is not None:
+        qs = qs.filter(pc_id__in=q.pc_ids)
+    any_missing = Q()
+    for flag, _ in flags:
+        any_missing |= Q(**{flag: False})
+    return hits(
+        qs.annotate(
+            last_review=Coalesce("reviewed_on", TruncDate("supervisor_signed_at"), output_field=DateField())
+        )
+        .annotate(review_due=AddMonths(F("last_review"), Value(interval)))
+        .filter(any_missing | Q(review_due__lt=q.today)),
+        Protocol,
+        pc=F("pc_id"),
+        evidence=JSONObject(
+            title=F("title"),
+            supervisor=F("supervisor__full_name"),
+            missing_content=missing,
+            last_review=F("last_review"),
+            review_due=F("review_due"),
+            review_interval_months=Value(interval),
+        ),
+    )
+
+
+# --- consents and photos ---------------------------------------------------------------------------
+
+
+@rule(
+    "CON-001",
+    title="Consent signed",
+    severity=Severity.HIGH,
+    side=Side.CLINICAL,
+    citation="Practice standard (RULES.md CON-001); B&P 2259 (verify)",
+    statement=(
+        "Every treatment has the patient's consent, signed before it, on a consent-form version of the "
+        "PC for that procedure that a physician had approved and that was current when signed."
+    ),
+    triggers=("clinical.Treatment", "clinical.SignedConsent", "clinical.ConsentFormVersion"),
+)
+def treatments_without_consent(q: RuleInput) -> QuerySet[Any]:
+    valid = SignedConsent.objects.filter(
+        tenant_id=q.tenant_id,
+        chart_id=OuterRef("chart_id"),
+        signed_at__lte=OuterRef("performed_at"),
+        form_version__pc_id=OuterRef("chart__pc_id"),
+        form_version__procedure=OuterRef("procedure"),
+        form_version__approved_at__lte=F("signed_at"),
+        form_version__decision__decision=Decision.APPROVED,
+    ).filter(Q(form_version__superseded_at__isnull=True) | Q(form_version__superseded_at__gt=F("signed_at")))
+    return _treatment_hits(
+        _treatments(q).exclude(procedure=Procedure.CONSULTATION).filter(~Exists(valid)),
+        {
+            "consent_signed_at": F("consent__signed_at"),
+            "consent_form": F("consent__form_version__title"),
+            "consent_form_version": F("consent__form_version__number"),
+            "consent_form_procedure": F("consent__form_version__procedure"),
+            "consent_form_superseded_at": F("consent__form_version__superseded_at"),
+        },
+    )
+
+
+@rule(
+    "CON-002",
+    title="Photo authorization",
+    severity=Severity.HIGH,
+    side=Side.CLINICAL,
+    citation="HIPAA 45 CFR 164.508; Civil Code 56.11",
+    statement=(
+        "Before/after photos used anywhere outside the chart have the patient's signed authorization, "
+        "not revoked and not expired."
+    ),
+    triggers=("clinical.TreatmentPhoto", "clinical.PhotoAuthorization"),
+)
+def photos_used_without_authorization(q: RuleInput) -> QuerySet[Any]:
+    authorized = (
+        PhotoAuthorization.objects.filter(
+            tenant_id=q.tenant_id, chart_id=OuterRef("treatment__chart_id"), signed_on__lte=q.today
+        )
+        .filter(Q(revoked_on__isnull=True) | Q(revoked_on__gt=q.today))
+        .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=q.today))
+    )
+    qs = TreatmentPhoto.objects.filter(tenant_id=q.tenant_id, used_outside_chart=True)
+    if q.pc_ids is not None:
+        qs = qs.filter(treatment__chart__pc_id__in=q.pc_ids)
+    return hits(
+        qs.filter(~Exists(authorized)),
+        TreatmentPhoto,
+        pc=F("treatment__chart__pc_id"),
+        location=F("treatment__location_id"),
+        evidence=JSONObject(
+            chart=F("treatment__chart__medical_record_number"),
+            kind=F("kind"),
+            description=F("description"),
+            taken_at=F("taken_at"),
+            procedure=F("treatment__procedure"),
+            authorization_signed_on=F("authorization__signed_on"),
+            authorization_revoked_on=F("authorization__revoked_on"),
+            authorization_expires_on=F("authorization__expires_on"),
+        ),
+    )
+
+
+# --- charts ----------------------------------------------------------------------------------------
+
+
+@rule(
+    "CHT-002",
+    title="Chart review rate",
+    severity=Severity.MEDIUM,
+    side=Side.CLINICAL,
+    citation="Practice standard (RULES.md CHT-002)",
+    statement=(
+        "Each month, a physician of the PC reviews at least the tenant's share (default 10%) of the "
+        "charts the PC treated that month."
+    ),
+    thresholds=(
+        Threshold(
+            "min_review_percent",
+            Decimal(10),
+            "percent",
+            "Share of the month's treated charts a physician reviews.",
+            Decimal(1),
+            Decimal(100),
+        ),
+        Threshold(
+            "months_checked",
+            Decimal(12),
+            "months",
+            "How many completed months back the rate is checked.",
+            Decimal(1),
+            Decimal(36),
+        ),
+    ),
+    triggers=("clinical.Treatment", "clinical.ChartReview"),
+)
+def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
+    percent = q.params["min_review_percent"]
+    this_month = q.today.replace(day=1)
+    back = _int(q, "months_checked")
+    year, index = divmod(this_month.year * 12 + this_month.month - 1 - back, 12)
+    first = dt.date(year, index + 1, 1)
+    reviewed = (
+        ChartReview.objects.filter(
+            tenant_id=q.tenant_id,
+            chart__pc_id=OuterRef("chart__pc_id"),
+            reviewer__license_type__in=PHYSICIAN_LICENSES,
+        )
+        .annotate(month=MonthOf("reviewed_on"))
+        .filter(month=OuterRef("month"))
+        .values("chart__pc_id")
+        .annotate(n=Count("chart_id", distinct=True))
+        .values("n")
+    )
+    # Completed months only: the current one is still being reviewed.
+    treated = Treatment.objects.filter(
+        tenant_id=q.tenant_id, performed_at__gte=_start_of(first), performed_at__lt=_start_of(this_month)
+    )
+    if q.pc_ids is not None:
+        treated = treated.filter(chart__pc_id__in=q.pc_ids)
+    return (
+        treated.annotate(month=MonthOf(TruncDate("performed_at")))
+        .values("chart__pc_id", "chart__pc__legal_name", "month")
+        .annotate(
+            charts_treated=Count("chart_id", distinct=True),
+            charts_reviewed=Coalesce(Subquery(reviewed, output_field=IntegerField()), Value(0)),
+        )
+        .annotate(
+            shortfall=ExpressionWrapper(
+                F("charts_reviewed") * Value(Decimal(100)) - F("charts_treated") * Value(percent),
+                output_field=DecimalField(),
+            )
+        )
+        .filter(shortfall__lt=0)
+        .values(
+            **hit(
+                ProfessionalCorporation,
+                object_id=F("chart__pc_id"),
+                pc=F("chart__pc_id"),
+                discriminator=YearMonth("month"),
+                evidence=JSONObject(
+                    pc=F("chart__pc__legal_name"),
+                    month=YearMonth("month"),
+                    charts_treated=F("charts_treated"),
+                    charts_reviewed=F("charts_reviewed"),
+                    min_review_percent=Value(percent),
+                ),
+            )
+        )
+    )
+
+
+@rule(
+    "REC-001",
+    title="Record retention",
+    severity=Severity.HIGH,
+    side=Side.CLINICAL,  # RULES.md lists it with operations, but the charts are clinical data
+    citation="H&S 123145 (7 years / age 19 floor, used as best practice)",
+    statement=(
+        "No chart is destroyed before 7 years after the last service, nor, for a minor, before the "
+        "patient turns 19."
+    ),
+    thresholds=(
+        Threshold(
+            "retention_years",
+            Decimal(7),
+            "years",
+            "Years a chart is kept after the last service.",
+            Decimal(7),
+            Decimal(30),
+        ),
+        Threshold(
+            "minor_until_age",
+            Decimal(19),
+            "years of age",
+            "Age until which a minor's chart is kept at least.",
+            Decimal(19),
+            Decimal(28),
+        ),
+    ),
+    triggers=("clinical.PatientChart",),
+)
+def charts_destroyed_too_early(q: RuleInput) -> QuerySet[Any]:
+    years, age = _int(q, "retention_years"), _int(q, "minor_until_age")
+    last_treatment = (
+        Treatment.objects.filter(tenant_id=q.tenant_id, chart_id=OuterRef("pk"))
+        .values("chart_id")
+        .annotate(last=Max(TruncDate("performed_at")))
+        .values("last")
+    )
+    last_exam = (
+        GoodFaithExam.objects.filter(tenant_id=q.tenant_id, chart_id=OuterRef("pk"))
+        .values("chart_id")
+        .annotate(last=Max("examined_on"))
+        .values("last")
+    )
+    qs = PatientChart.objects.filter(tenant_id=q.tenant_id, destroyed_on__isnull=False)
+    if q.pc_ids is not None:
+        qs = qs.filter(pc_id__in=q.pc_ids)
+    # PostgreSQL's GREATEST skips NULLs: a chart without services is kept until the age floor.
+    return hits(
+        qs.annotate(
+            last_service=Greatest(
+                Subquery(last_treatment, output_field=DateField()),
+                Subquery(last_exam, output_field=DateField()),
+            )
+        )
+        .annotate(
+            keep_until=Greatest(
+                AddMonths(F("last_service"), Value(12 * years)),
+                AddMonths(F("date_of_birth"), Value(12 * age)),
+            )
+        )
+        .filter(destroyed_on__lt=F("keep_until")),
+        PatientChart,
+        pc=F("pc_id"),
+        location=F("home_location_id"),
+        evidence=JSONObject(
+            chart=F("medical_record_number"),
+            destroyed_on=F("destroyed_on"),
+            last_service=F("last_service"),
+            keep_until=F("keep_until"),
+            retention_years=Value(years),
+            minor_until_age=Value(age),
+        ),
+    )
