@@ -18,7 +18,8 @@ tests/test_seed.py checks each one is really in the rows; everything else is mea
 - CPOM-001  a lay shareholder (no license) holds 30% of Okafor Medical Corporation;
 - MSA-003/MSA-004  the OC MSA (Golden Coast OC Management ↔ Okafor) charges 8% of PC collections
   with no FMV opinion and no counsel review;
-- MSA-002  the Laguna MSA (Golden Coast Management ↔ Okafor) lacks the non-clinical-role clause;
+- MSA-002/CPOM-003  the Laguna MSA (Golden Coast Management ↔ Okafor) lacks the non-clinical-role
+  clause;
 - FEE-002  that Laguna MSA says a fixed $30,000 a month, but its 12 invoices are 17% of the PC's
   collections each month (a de facto percentage; each invoice also differs from the MSA, FEE-001);
 - FEE-003  the Vasquez MSA's fee went from $38,000 to $41,500 four months ago with no amendment
@@ -238,6 +239,9 @@ DELIBERATE_PROBLEMS: tuple[DeliberateProblem, ...] = (
         "MSA-002", "Laguna MSA (Golden Coast Management ↔ Okafor) has no non-clinical-role clause"
     ),
     DeliberateProblem(
+        "CPOM-003", "The same Laguna MSA: without that clause nothing keeps the MSO out of clinical decisions"
+    ),
+    DeliberateProblem(
         "FEE-002", "Laguna MSA is fixed $30,000/month but its 12 invoices are 17% of collections"
     ),
     DeliberateProblem(
@@ -250,6 +254,7 @@ DELIBERATE_PROBLEMS: tuple[DeliberateProblem, ...] = (
     DeliberateProblem(
         "LIC-003", "Jamie Ortiz, NP: license lapsed 12 days ago, appointment at Newport Beach in 5 days"
     ),
+    DeliberateProblem("LIC-001", "Jamie Ortiz, NP: scheduled in 5 days without an active license"),
     DeliberateProblem(
         "EQP-001", "Del Mar Cutera excel V laser: last service 250 days ago, interval 180 days"
     ),
@@ -259,6 +264,7 @@ DELIBERATE_PROBLEMS: tuple[DeliberateProblem, ...] = (
         "SEP-002", "A medical-service payment at Laguna Beach was deposited to the MSO's account"
     ),
     DeliberateProblem("ADV-001", "'Summer glow IPL special' was edited after its approval"),
+    DeliberateProblem("ADV-002", "The edit of 'Summer glow IPL special' claims it is painless"),
     DeliberateProblem(
         "GFE-001", "Nina Brooks, RN treated Camila Ferreira (neurotoxin) with no good-faith exam"
     ),

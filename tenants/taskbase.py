@@ -134,6 +134,10 @@ class TenantTask(DjangoTask):
     idempotent: ClassVar[bool] = False
     #: Side of a system run when the caller gives neither membership_id nor side.
     default_side: ClassVar[Side | None] = None
+    #: False: the body gets its context outside any transaction and opens its own, one per step
+    #: (``task_transaction()`` + ``activate()``), so a long task commits as it goes (progress others
+    #: can read; a retry resumes after the last committed step).
+    one_transaction: ClassVar[bool] = True
     # The body's signature (ctx, ...) is not the wire signature (tenant_id=..., ...);
     # check_identity() validates the identity arguments instead.
     typing = False
@@ -165,6 +169,10 @@ class TenantTask(DjangoTask):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         identity = {k: kwargs.pop(k, None) for k in IDENTITY_KWARGS}
         try:
+            if not self.one_transaction:
+                with task_transaction():
+                    ctx = resolve_context(**identity, default_side=self.default_side)
+                return self.run(ctx, *args, **kwargs)
             with task_transaction():
                 ctx = resolve_context(**identity, default_side=self.default_side)
                 activate(ctx)

@@ -7,7 +7,7 @@ from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
 from mso_platform.db import boundary
-from mso_platform.db.schemas import APP_SCHEMAS, split_table
+from mso_platform.db.schemas import schema_of, split_table
 from tests.worlds import World
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +135,7 @@ def test_catalog_runtime_roles_cannot_bypass_rls_or_own_tables() -> None:
 def test_each_app_keeps_its_tables_in_its_own_schema() -> None:
     for model in apps.get_models(include_auto_created=True):
         schema, _ = split_table(model._meta.db_table)
-        expected = APP_SCHEMAS.get(model._meta.app_label, "public")
+        expected = schema_of(model._meta.label, model._meta.app_label)
         assert schema == expected, model
 
 

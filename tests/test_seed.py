@@ -381,6 +381,10 @@ def check_msa_002() -> None:
         assert msa.standards.count() == 3 and msa.services
 
 
+def check_cpom_003() -> None:
+    check_msa_002()  # the missing non-clinical-role clause is both rules' problem (RULES.md)
+
+
 def check_fee_002() -> None:
     msa = ManagementServicesAgreement.objects.get(title="Management Services Agreement: Laguna Beach")
     assert msa.fee_basis == FeeBasis.FIXED_MONTHLY and msa.fee_amount == Decimal("30000.00")
@@ -464,6 +468,10 @@ def check_lic_003() -> None:
     assert late[0].status in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 
 
+def check_lic_001() -> None:
+    check_lic_003()  # scheduled without an active license: LIC-001 states it, LIC-003 warns of it
+
+
 def check_eqp_001() -> None:
     overdue = [
         e.model_name
@@ -507,6 +515,11 @@ def check_adv_001() -> None:
     assert [a.title for a in stale] == ["Summer glow IPL special"]
     edited = stale[0]
     assert edited.revision == 2 and edited.state == ReviewState.SUBMITTED and "painless" in edited.body
+
+
+def check_adv_002() -> None:
+    claims = [a.title for a in MarketingAsset.objects.all() if "painless" in a.body.lower()]
+    assert claims == ["Summer glow IPL special"]
 
 
 def check_gfe_001() -> None:
@@ -559,6 +572,7 @@ CHECKS: dict[str, Callable[[], None]] = {
     "MSA-003": check_msa_003,
     "MSA-004": check_msa_004,
     "MSA-002": check_msa_002,
+    "CPOM-003": check_cpom_003,
     "FEE-002": check_fee_002,
     "FEE-003": check_fee_003,
     "FEE-001": check_fee_001,
@@ -566,11 +580,13 @@ CHECKS: dict[str, Callable[[], None]] = {
     "FEE-004": check_fee_004,
     "LIC-002": check_lic_002,
     "LIC-003": check_lic_003,
+    "LIC-001": check_lic_001,
     "EQP-001": check_eqp_001,
     "WST-001": check_wst_001,
     "HIP-002": check_hip_002,
     "SEP-002": check_sep_002,
     "ADV-001": check_adv_001,
+    "ADV-002": check_adv_002,
     "GFE-001": check_gfe_001,
     "DEL-002": check_del_002,
     "CHT-001": check_cht_001,

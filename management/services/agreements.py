@@ -27,6 +27,7 @@ from django.db import models, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
+from compliance.tasks import audit_after_change
 from management.models import (
     AgreementDocument,
     FeeBasis,
@@ -42,6 +43,7 @@ from management.models import (
 from management.procedures import ManagedService
 from tenants.access import AccessContext
 from tenants.capacities import ADD, CHANGE
+from tenants.taskbase import enqueue_on_commit
 from tenants.writes import clean_state, require_in_scope, require_may, save_validated
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -131,6 +133,14 @@ def _reverts_on_refusal(kwarg: str) -> Callable[[F], F]:
         return cast(F, wrapper)
 
     return decorate
+
+
+def _audit_after_commit(ctx: AccessContext, obj: models.Model, *pc_ids: Any) -> None:
+    """Once the write commits, re-run the compliance rules this model triggers for the PC(s)."""
+    for pc_id in dict.fromkeys(pc_ids):
+        enqueue_on_commit(
+            audit_after_change, tenant_id=str(ctx.tenant.pk), pc_id=str(pc_id), model_label=obj._meta.label
+        )
 
 
 def _require_new_ref(ctx: AccessContext, obj: models.Model, field: str, value: Any) -> None:
@@ -346,6 +356,7 @@ def msa_create(
     )
     _validate_msa(msa)
     save_validated(msa)
+    _audit_after_commit(ctx, msa, msa.pc_id)
     return msa
 
 
@@ -365,6 +376,7 @@ def msa_update(
     for field in ("effective_date", "end_date", "fee_basis", "title"):
         if field in changes and changes[field] in (None, ""):
             raise ValidationError({field: "This field is required."})
+    pc_before = msa.pc_id
     changed = _assign(msa, _normalise_msa_input(changes), MSA_FIELDS)
     before = {n: getattr(msa, n) for n in ("fee_amount", "fee_rate_percent", "fee_unit")}
     _validate_msa(msa)
@@ -374,6 +386,7 @@ def msa_update(
         _check_invoices_inside_term(msa)
     if changed:
         save_validated(msa, changed)
+        _audit_after_commit(ctx, msa, msa.pc_id, pc_before)
     return msa
 
 
@@ -655,6 +668,7 @@ def fee_invoice_create(
     )
     _validate_invoice(invoice, msa)
     save_validated(invoice)
+    _audit_after_commit(ctx, invoice, msa.pc_id)
     return invoice
 
 
@@ -702,6 +716,7 @@ def fee_invoice_update(
         changed += _sync_paid_status(invoice, paid, save=False)
     if changed:
         save_validated(invoice, changed)
+        _audit_after_commit(ctx, invoice, invoice.msa.pc_id)
     return invoice
 
 

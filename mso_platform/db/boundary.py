@@ -113,8 +113,9 @@ BEGIN
     SELECT COALESCE(jsonb_agg(n.key ORDER BY n.key), '[]'::jsonb) INTO changed
     FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
     WHERE n.value IS DISTINCT FROM o.value;
-    -- Bookkeeping columns (an API key's last use) are not changes anyone audits.
-    IF changed <@ '["last_used_at"]'::jsonb THEN RETURN NULL; END IF;
+    -- Bookkeeping columns (an API key's last use, the audit run that last saw a finding again) are
+    -- not changes anyone audits; a finding's evidence, severity or status changing still is.
+    IF changed <@ '["last_used_at", "last_seen_at", "last_seen_run_id"]'::jsonb THEN RETURN NULL; END IF;
   END IF;
   INSERT INTO public.tenants_auditlogentry
     (id, tenant_id, at, actor_id, capacity, action, object_type, object_id, detail, client_ip, via)

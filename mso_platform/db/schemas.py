@@ -18,6 +18,16 @@ APP_SCHEMAS: dict[str, str] = {
     "compliance": "compliance",
 }
 
+# Models kept outside their app's schema, by label. Clinical findings belong to the compliance app
+# (one abstract model with the business ones) but are clinical data: in schema clinical, PostgreSQL
+# refuses them to the business role exactly as it refuses charts.
+MODEL_SCHEMAS: dict[str, str] = {"compliance.ClinicalFinding": "clinical"}
+
+
+def schema_of(label: str, app_label: str) -> str:
+    """The schema a model's table lives in (``label`` is "app_label.ModelName")."""
+    return MODEL_SCHEMAS.get(label, APP_SCHEMAS.get(app_label, "public"))
+
 
 def qualified_table(app_label: str, table: str) -> str:
     schema = APP_SCHEMAS[app_label]
@@ -42,7 +52,10 @@ def _place(sender: type, **kwargs: object) -> None:
     if meta.app_label in APP_SCHEMAS and not meta.db_table.startswith('"'):
         # Default names become readable ("clinical"."patient_chart"); explicit ones keep their name.
         table = meta.db_table if "db_table" in meta.original_attrs else snake_case(meta.object_name)
-        meta.db_table = qualified_table(meta.app_label, table)
+        if meta.label in MODEL_SCHEMAS:
+            meta.db_table = f'"{MODEL_SCHEMAS[meta.label]}"."{table}"'
+        else:
+            meta.db_table = qualified_table(meta.app_label, table)
 
 
 def install_schema_placement() -> None:

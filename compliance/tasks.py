@@ -1,0 +1,144 @@
+"""Audit runs in the background: nightly for every tenant, on demand, and after a change.
+
+Every task is idempotent (``acks_late``: a killed worker's message is delivered again) and keyed:
+
+- the nightly run of a tenant is the run named ``nightly:<date>``: the fan-out sent twice, or a
+  message delivered twice, finds the same run;
+- a change run is named after the task's message id, which a redelivery or a retry keeps;
+- an on-demand run is created by ``services.audit_request`` before its task is queued.
+
+Executing a run (``engine.execute_run``) commits after every rule and skips the rules the run has
+already recorded, so a second delivery resumes where the first one stopped and a delivery of a
+finished run does nothing. Findings upsert on their fingerprint: nothing is ever duplicated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from celery import Task, shared_task
+from django.utils import timezone
+
+from compliance import engine
+from compliance.models import AuditRun
+from compliance.notifications import notify_after_run
+from compliance.registry import REGISTRY
+from compliance.services import planned_rules, run_create
+from tenants.access import AccessContext, activate, enter_gateway
+from tenants.capacities import Side
+from tenants.models import Tenant
+from tenants.taskbase import TenantTask, enqueue_on_commit, resolve_context, task_transaction
+
+log = logging.getLogger(__name__)
+
+
+class AuditTask(TenantTask):
+    """A TenantTask that opens a transaction per rule (``one_transaction = False``) and marks its run
+    failed when it gives up, instead of leaving it "running" for ever."""
+
+    idempotent = True
+    default_side = Side.BUSINESS
+    one_transaction = False
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        try:
+            with task_transaction():
+                ctx = resolve_context(tenant_id=kwargs.get("tenant_id"), side=Side.BUSINESS)
+                activate(ctx)
+                runs = AuditRun.objects.filter(tenant=ctx.tenant)
+                if kwargs.get("run_id"):
+                    runs = runs.filter(pk=kwargs["run_id"])
+                else:
+                    runs = runs.filter(idempotency_key=kwargs.get("key") or f"task:{task_id}")
+                found = runs.values_list("pk", flat=True).first()
+            if found is not None:
+                engine.mark_failed(ctx.tenant, found, f"{type(exc).__name__}: {exc}")
+        except Exception:  # the failure itself is already logged by Celery
+            log.exception("could not mark the audit run of task %s failed", task_id)
+
+
+def _task_key(task: Task) -> str:
+    # The message id survives a redelivery and a retry; a direct call (no message) gets a fresh key.
+    return f"task:{task.request.id or uuid.uuid4()}"
+
+
+def _summary(run: AuditRun) -> dict[str, Any]:
+    return {"run_id": str(run.pk), "status": run.status, "rules_done": run.rules_done}
+
+
+def _finished(run: AuditRun) -> dict[str, Any]:
+    """After a run: mail its new critical findings (once: a retried task sends nothing twice)."""
+    notify_after_run(run)
+    return _summary(run)
+
+
+def _create(ctx: AccessContext, **kwargs: Any) -> AuditRun:
+    with task_transaction():
+        activate(engine.system_context(ctx.tenant, Side.BUSINESS))
+        run, _ = run_create(tenant=ctx.tenant, **kwargs)
+        return run
+
+
+@shared_task(base=AuditTask, bind=True)
+def audit_tenant(
+    self: Task, ctx: AccessContext, *, key: str | None = None, as_of: str | None = None
+) -> dict[str, Any]:
+    """Audit the whole tenant with every rule it has switched on: the nightly run (``key``
+    "nightly:<date>" from the fan-out) or any full run named by `key`."""
+    day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
+    with task_transaction():
+        activate(engine.system_context(ctx.tenant, Side.BUSINESS))
+        rule_ids = planned_rules(ctx.tenant, REGISTRY.all())
+    run = _create(
+        ctx,
+        trigger=AuditRun.Trigger.NIGHTLY,
+        key=key or _task_key(self),
+        rule_ids=rule_ids,
+        as_of=day,
+    )
+    return _finished(engine.execute_run(ctx.tenant, run.pk))
+
+
+@shared_task(base=AuditTask)
+def audit_on_demand(ctx: AccessContext, *, run_id: str) -> dict[str, Any]:
+    """Execute a run queued by ``services.audit_request`` (its own task, so that operators can route
+    interactive audits to a queue of their own)."""
+    return _finished(engine.execute_run(ctx.tenant, run_id))
+
+
+@shared_task(base=AuditTask, bind=True)
+def audit_after_change(
+    self: Task, ctx: AccessContext, *, pc_id: str, model_label: str
+) -> dict[str, Any] | None:
+    """Re-run, for one PC, the rules whose triggers name the model just written (an MSA or an
+    invoice saved: the MSA and fee rules of that PC). No rule to run: no run is created."""
+    with task_transaction():
+        activate(engine.system_context(ctx.tenant, Side.BUSINESS))
+        rule_ids = planned_rules(ctx.tenant, REGISTRY.triggered_by(model_label))
+    if not rule_ids:
+        return None
+    run = _create(
+        ctx,
+        trigger=AuditRun.Trigger.CHANGE,
+        key=_task_key(self),
+        rule_ids=rule_ids,
+        pc_ids=[uuid.UUID(str(pc_id))],
+        change_label=model_label,
+    )
+    return _finished(engine.execute_run(ctx.tenant, run.pk))
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def audit_all_tenants() -> int:
+    """Nightly (beat): queue one ``audit_tenant`` per tenant once this listing commits, each named
+    ``nightly:<date>`` so that a second fan-out the same night queues nothing new to do."""
+    day = timezone.localdate().isoformat()
+    with task_transaction():
+        enter_gateway()
+        tenant_ids = [str(pk) for pk in Tenant.objects.order_by("pk").values_list("pk", flat=True)]
+        for tenant_id in tenant_ids:
+            enqueue_on_commit(audit_tenant, tenant_id=tenant_id, key=f"nightly:{day}", as_of=day)
+    return len(tenant_ids)
