@@ -13,6 +13,7 @@ tenant_patterns: list[URLPattern | URLResolver] = [
     path("api-keys/<str:key_id>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
     path("", include("management.urls")),
     path("", include("clinical.urls")),
+    path("", include("compliance.urls")),
 ]
 
 urlpatterns = [

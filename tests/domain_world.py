@@ -18,6 +18,7 @@ from django.utils import timezone
 from management.models import BankAccount, ConsentFormDraft, Decision, ReviewState
 from management.procedures import LicenseType
 from management.services.marketing import images_digest
+from tests import compliance_world
 from tests import factories as f
 from tests.worlds import World
 
@@ -183,4 +184,4 @@ def populate(world: World) -> World:
         add(f.AdverseEventFactory.create(tenant=t, chart=chart, treatment=treatment))
 
     world.objs = objs
-    return world
+    return compliance_world.populate(world)  # audit runs and findings of both sides

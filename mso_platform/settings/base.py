@@ -41,7 +41,11 @@ INSTALLED_APPS = [
 ]
 
 # Navigation sections of the tenant shell, in order (each a list of tenants.views.Section).
-TENANT_SECTIONS = ["management.sections.SECTIONS", "clinical.sections.SECTIONS"]
+TENANT_SECTIONS = [
+    "management.sections.SECTIONS",
+    "clinical.sections.SECTIONS",
+    "compliance.sections.SECTIONS",
+]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -273,6 +277,9 @@ SPECTACULAR_SETTINGS = {
         "TreatmentPhotoKindEnum": "clinical.models.charts.TreatmentPhoto.Kind",
         "ProtocolKindEnum": "clinical.models.protocols.Protocol.Kind",
         "ProtocolStatusEnum": "clinical.selectors.protocols.STATUS_CHOICES",
+        "FindingSeverityEnum": "compliance.models.SEVERITY_CHOICES",
+        "FindingStatusEnum": "compliance.models.FindingStatus",
+        "AuditRunStatusEnum": "compliance.models.AuditRun.Status",
     },
     "TITLE": "MSO Platform API",
     "DESCRIPTION": (
@@ -312,6 +319,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-memberships-nightly": {
         "task": "tenants.tasks.expire_memberships",
         "schedule": crontab(hour=2, minute=30),
+    },
+    # One compliance audit per tenant (compliance.tasks.audit_tenant), named by the date.
+    "audit-all-tenants-nightly": {
+        "task": "compliance.tasks.audit_all_tenants",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    # Expiring credentials and any critical finding not mailed yet, after the nightly audit.
+    "notify-all-tenants-daily": {
+        "task": "compliance.notifications.notify_all_tenants",
+        "schedule": crontab(hour=6, minute=0),
     },
 }
 

@@ -9,7 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-AREAS: list[str] = ["workforce", "frontdesk", "parties", "agreements", "clinical", "marketing", "decisions"]
+AREAS: list[str] = [
+    "workforce",
+    "frontdesk",
+    "parties",
+    "agreements",
+    "clinical",
+    "marketing",
+    "decisions",
+    "compliance",
+]
 
 
 def collect() -> list[Any]:
