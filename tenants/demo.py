@@ -1564,20 +1564,25 @@ class _Seeder:
                 used_outside_chart=True,
                 authorization=authorization,
             )
-        # The medical directors review charts every month (CHT-002 asks for at least 10%).
-        for back in range(6):
-            for patient, reviewer in (
-                ("Jordan Matsuda", "vasquez"),
-                ("Harper Quinn", "vasquez"),
-                ("Noah Whitaker", "okafor"),
-            ):
-                f.ChartReviewFactory.create(
-                    tenant=t,
-                    chart=charts[patient],
-                    reviewer=p[reviewer],
-                    reviewed_on=min(month_start(self.today, back) + dt.timedelta(days=9), self.day(-1)),
-                    findings="Documentation complete; dosing within protocol; consent on file.",
-                )
+        # The medical directors review charts every month (CHT-002 asks for at least 10% of the charts
+        # treated that month): the first chart each PC treated in a month is reviewed in that month.
+        directors = {self.pcs[0].pk: p["vasquez"], self.pcs[1].pk: p["okafor"]}
+        first_of_month: dict[tuple[Any, dt.date], Treatment] = {}
+        for treatment in Treatment.objects.filter(tenant=t).select_related("chart").order_by("performed_at"):
+            month = month_start(timezone.localdate(treatment.performed_at))
+            first_of_month.setdefault((treatment.chart.pc_id, month), treatment)
+        for (pc_id, month), treatment in sorted(first_of_month.items(), key=lambda item: item[0][1]):
+            f.ChartReviewFactory.create(
+                tenant=t,
+                chart=treatment.chart,
+                reviewer=directors[pc_id],
+                reviewed_on=min(
+                    max(timezone.localdate(treatment.performed_at), month) + dt.timedelta(days=2),
+                    month_end(month),
+                    self.day(-1),
+                ),
+                findings="Documentation complete; dosing within protocol; consent on file.",
+            )
         f.AdverseEventFactory.create(
             tenant=t,
             chart=charts["Noah Whitaker"],

@@ -681,17 +681,16 @@ def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
     back = _int(q, "months_checked")
     year, index = divmod(this_month.year * 12 + this_month.month - 1 - back, 12)
     first = dt.date(year, index + 1, 1)
+    # A treated chart counts as reviewed when a physician reviewed it in the month it was treated:
+    # one EXISTS per treatment row (a correlated count per PC and month was quadratic at scale).
     reviewed = (
         ChartReview.objects.filter(
             tenant_id=q.tenant_id,
-            chart__pc_id=OuterRef("chart__pc_id"),
+            chart_id=OuterRef("chart_id"),
             reviewer__license_type__in=PHYSICIAN_LICENSES,
         )
         .annotate(month=MonthOf("reviewed_on"))
         .filter(month=OuterRef("month"))
-        .values("chart__pc_id")
-        .annotate(n=Count("chart_id", distinct=True))
-        .values("n")
     )
     # Completed months only: the current one is still being reviewed.
     treated = Treatment.objects.filter(
@@ -701,10 +700,11 @@ def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
         treated = treated.filter(chart__pc_id__in=q.pc_ids)
     return (
         treated.annotate(month=MonthOf(TruncDate("performed_at")))
+        .alias(reviewed=Exists(reviewed))
         .values("chart__pc_id", "chart__pc__legal_name", "month")
         .annotate(
             charts_treated=Count("chart_id", distinct=True),
-            charts_reviewed=Coalesce(Subquery(reviewed, output_field=IntegerField()), Value(0)),
+            charts_reviewed=Count("chart_id", distinct=True, filter=Q(reviewed=True)),
         )
         .annotate(
             shortfall=ExpressionWrapper(
