@@ -108,7 +108,9 @@ def test_the_findings_list_shows_rule_severity_status_pc_and_dates_and_filters(
     assert f'data-finding="{first.pk}"' in resolved and f'data-finding="{second.pk}"' not in resolved
     everything = text(client.get(turl(world, "business-finding-list"), {"status": "all"}))
     assert f'data-finding="{first.pk}"' in everything and f'data-finding="{second.pk}"' in everything
-    for query in ({"severity": "urgent"}, {"rule": "NOPE-1"}, {"pc": str(world.pcs[0].pk)[:-1] + "0"}):
+    pk = str(world.pcs[0].pk)
+    unknown_pc = pk[:-1] + ("1" if pk.endswith("0") else "0")  # an id of no PC (never the PC's own)
+    for query in ({"severity": "urgent"}, {"rule": "NOPE-1"}, {"pc": unknown_pc}):
         refused = client.get(turl(world, "business-finding-list"), query)
         assert refused.status_code == 200
         assert "Not one of the choices" in text(refused) and "data-finding=" not in text(refused), query

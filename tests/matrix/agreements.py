@@ -194,7 +194,9 @@ def _collection_rows(w: World, n: int) -> list[Any]:
     rows = []
     for i in range(n):
         k = next(_serial)
-        month = dt.date(1960 + k // 12, k % 12 + 1, 1)  # a month of its own, clear of the payload's
+        # A month of its own: in the 1800s, clear of the payload's and of PcCollectionFactory's (which
+        # counts back from today by its own sequence and reached the 1980s in a long run).
+        month = dt.date(1800 + k // 12, k % 12 + 1, 1)
         rows.append(f.PcCollectionFactory.create(tenant=w.tenant, pc=w.pcs[i % 2], month=month))
     return rows
 
