@@ -30,6 +30,8 @@ its bounds and switch a rule off, except a critical rule, which stays on (``Rule
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -130,6 +132,22 @@ class RuleInput:
 
 
 Query = Callable[[RuleInput], QuerySet[Any]]
+
+
+def for_pcs(qs: QuerySet[Any], q: RuleInput, path: str = "pc") -> QuerySet[Any]:
+    """Narrow to ``q.pc_ids`` (an incremental run) along `path` to the PC; None means every PC."""
+    return qs if q.pc_ids is None else qs.filter(**{f"{path}__in": q.pc_ids})
+
+
+def whole(q: RuleInput, name: str) -> int:
+    """A threshold that counts (months, days, people) as an int."""
+    return int(q.params[name])
+
+
+def months_before(value: dt.date, months: int) -> dt.date:
+    """The same day `months` months earlier (the month's last day when that month is shorter)."""
+    year, index = divmod(value.year * 12 + value.month - 1 - months, 12)
+    return dt.date(year, index + 1, min(value.day, calendar.monthrange(year, index + 1)[1]))
 
 
 @dataclass(frozen=True)

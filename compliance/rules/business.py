@@ -7,7 +7,6 @@ may connect as the owner) and returns ``values()`` rows of ``HIT_KEYS`` built by
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
@@ -59,7 +58,7 @@ from django.db.models.functions import (
     TruncMonth,
 )
 
-from compliance.registry import RuleInput, Severity, Threshold, hits, rule
+from compliance.registry import RuleInput, Severity, Threshold, for_pcs, hits, months_before, rule, whole
 from management.models import (
     Appointment,
     BankAccount,
@@ -117,23 +116,8 @@ def union(*parts: QuerySet[Any]) -> QuerySet[Any]:
     return first.union(*rest, all=True) if rest else first
 
 
-def for_pcs(qs: QuerySet[Any], q: RuleInput, path: str = "pc") -> QuerySet[Any]:
-    """Narrow to ``q.pc_ids`` (an incremental run) along `path` to the PC; None means every PC."""
-    return qs if q.pc_ids is None else qs.filter(**{f"{path}__in": q.pc_ids})
-
-
 def day(value: dt.date) -> Value:
     return Value(value, output_field=DateField())
-
-
-def months_before(value: dt.date, months: int) -> dt.date:
-    """The same day `months` months earlier (the month's last day when that month is shorter)."""
-    year, index = divmod(value.year * 12 + value.month - 1 - months, 12)
-    return dt.date(year, index + 1, min(value.day, calendar.monthrange(year, index + 1)[1]))
-
-
-def whole(param: Decimal) -> int:
-    return int(param)
 
 
 class DaysBetween(Func):
@@ -583,7 +567,7 @@ def msa_missing_clauses(q: RuleInput) -> QuerySet[Any]:
     triggers=("management.ManagementServicesAgreement", "management.MsaAmendment"),
 )
 def percentage_fee(q: RuleInput) -> QuerySet[Any]:
-    oldest = months_before(q.today, whole(q.params["fmv_max_age_months"]))
+    oldest = months_before(q.today, whole(q, "fmv_max_age_months"))
     terms = fee_terms("pk", q.today, "")
     covered = Q(fmv_opinion_date__gte=oldest, fmv_opinion_date__lte=q.today, counsel_reviewed_on__lte=q.today)
     msas = for_pcs(
@@ -621,7 +605,7 @@ def percentage_fee(q: RuleInput) -> QuerySet[Any]:
     ),
 )
 def fmv_evidence(q: RuleInput) -> QuerySet[Any]:
-    oldest = months_before(q.today, whole(q.params["fmv_max_age_months"]))
+    oldest = months_before(q.today, whole(q, "fmv_max_age_months"))
     terms = fee_terms("pk", q.today, "")
     recent = (
         ManagementFeeInvoice.objects.filter(
@@ -783,7 +767,7 @@ def invoice_differs_from_msa(q: RuleInput) -> QuerySet[Any]:
     ),
 )
 def de_facto_percentage(q: RuleInput) -> QuerySet[Any]:
-    since = months_before(q.today, whole(q.params["lookback_months"])).replace(day=1)
+    since = months_before(q.today, whole(q, "lookback_months")).replace(day=1)
     collected = PcCollection.objects.filter(pc=OuterRef("msa__pc_id"), month=OuterRef("period_month")).values(
         "amount"
     )[:1]
@@ -814,7 +798,7 @@ def de_facto_percentage(q: RuleInput) -> QuerySet[Any]:
             ratio_sd=StdDev("ratio", sample=True),
         )
         .filter(
-            months__gte=whole(q.params["min_months"]),
+            months__gte=whole(q, "min_months"),
             r__gte=q.params["min_correlation"],
             ratio_sd__lte=F("ratio_mean") * q.params["max_ratio_variation_percent"] / Decimal(100),
         )
@@ -1175,7 +1159,7 @@ CREDENTIALS = (  # (discriminator, expiry field, what else the provider must hol
 )
 def credential_expiring(q: RuleInput) -> QuerySet[Any]:
     def within(name: str) -> dt.date:
-        return q.today + dt.timedelta(days=whole(q.params[name]))
+        return q.today + dt.timedelta(days=whole(q, name))
 
     providers = for_pcs(Provider.objects.filter(tenant_id=q.tenant_id, active=True), q)
     parts = []
@@ -1445,12 +1429,12 @@ def untrained_staff(q: RuleInput, kind: str, staff: QuerySet[StaffMember]) -> Qu
         staff_member=OuterRef("pk"),
         kind=kind,
         completed_on__lte=q.today,
-        completed_on__gt=q.today - dt.timedelta(days=whole(q.params["training_max_age_days"])),
+        completed_on__gt=q.today - dt.timedelta(days=whole(q, "training_max_age_days")),
     )
     latest = TrainingRecord.objects.filter(staff_member=OuterRef("pk"), kind=kind).order_by("-completed_on")
     employed = staff.filter(
         tenant_id=q.tenant_id,
-        hired_on__lte=q.today - dt.timedelta(days=whole(q.params["hire_grace_days"])),
+        hired_on__lte=q.today - dt.timedelta(days=whole(q, "hire_grace_days")),
     ).filter(Q(left_on__isnull=True) | Q(left_on__gt=q.today))
     return hits(
         employed.filter(~Exists(recent)),

@@ -51,7 +51,7 @@ from clinical.models import (
     TreatmentPhoto,
     TreatmentProduct,
 )
-from compliance.registry import RuleInput, Severity, Threshold, hit, hits, rule
+from compliance.registry import RuleInput, Severity, Threshold, for_pcs, hit, hits, months_before, rule, whole
 from management.models import Decision, ProfessionalCorporation, Provider
 from management.procedures import (
     LASER_PROCEDURES,
@@ -108,10 +108,6 @@ class TextArray(Func):
     output_field = ArrayField(CharField())
 
 
-def _int(q: RuleInput, name: str) -> int:
-    return int(q.params[name])
-
-
 def _start_of(day: dt.date) -> dt.datetime:
     """Midnight starting `day` in the active time zone (the audit's cut-off for deadlines)."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
@@ -119,9 +115,7 @@ def _start_of(day: dt.date) -> dt.datetime:
 
 def _treatments(q: RuleInput) -> QuerySet[Any]:
     """The tenant's treatments (of the PCs asked about), each with its local date as ``day``."""
-    qs = Treatment.objects.filter(tenant_id=q.tenant_id)
-    if q.pc_ids is not None:
-        qs = qs.filter(chart__pc_id__in=q.pc_ids)
+    qs = for_pcs(Treatment.objects.filter(tenant_id=q.tenant_id), q, "chart__pc_id")
     return qs.annotate(day=TruncDate("performed_at"))
 
 
@@ -205,7 +199,7 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
         )
         .filter(Q(via_telehealth=False) | Q(telehealth_consent=True))
         .exclude(medical_indication__regex=r"^\s*$")
-        .annotate(window_ends=AddMonths(F("examined_on"), Value(_int(q, "validity_months"))))
+        .annotate(window_ends=AddMonths(F("examined_on"), Value(whole(q, "validity_months"))))
         .filter(window_ends__gte=OuterRef("day"))
     )
     latest = exams.filter(examined_on__lte=OuterRef("day")).order_by("-examined_on")
@@ -218,7 +212,7 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
             "latest_exam_valid_until": Subquery(latest.values("valid_until")[:1]),
             "latest_exam_via_telehealth": Subquery(latest.values("via_telehealth")[:1]),
             "latest_exam_telehealth_consent": Subquery(latest.values("telehealth_consent")[:1]),
-            "validity_months": Value(_int(q, "validity_months")),
+            "validity_months": Value(whole(q, "validity_months")),
         },
     )
 
@@ -294,7 +288,7 @@ def delegated_treatments_without_protocol(q: RuleInput) -> QuerySet[Any]:
     triggers=("clinical.Treatment", "clinical.TreatmentProduct"),
 )
 def treatments_not_charted_in_time(q: RuleInput) -> QuerySet[Any]:
-    hours = _int(q, "charting_hours")
+    hours = whole(q, "charting_hours")
     product_and_lot = TreatmentProduct.objects.filter(
         tenant_id=q.tenant_id, treatment_id=OuterRef("pk")
     ).exclude(Q(product_name__regex=r"^\s*$") | Q(lot_number__regex=r"^\s*$"))
@@ -462,10 +456,8 @@ def supervision_over_limits(q: RuleInput) -> QuerySet[Any]:
         return ArraySubquery(supervisees.order_by().values("provider__full_name").distinct())
 
     agreement = in_force.filter(provider_id=OuterRef("pk"), protocol__kind=Protocol.Kind.PRACTICE_AGREEMENT)
-    max_pas, max_nps = _int(q, "max_pas"), _int(q, "max_furnishing_nps")
-    qs = Provider.objects.filter(tenant_id=q.tenant_id)
-    if q.pc_ids is not None:
-        qs = qs.filter(pc_id__in=q.pc_ids)
+    max_pas, max_nps = whole(q, "max_pas"), whole(q, "max_furnishing_nps")
+    qs = for_pcs(Provider.objects.filter(tenant_id=q.tenant_id), q, "pc_id")
     return hits(
         qs.annotate(
             supervised_pas=count(pas),
@@ -521,7 +513,7 @@ def supervision_over_limits(q: RuleInput) -> QuerySet[Any]:
     triggers=("clinical.Protocol",),
 )
 def laser_protocols_incomplete_or_stale(q: RuleInput) -> QuerySet[Any]:
-    interval = _int(q, "review_interval_months")
+    interval = whole(q, "review_interval_months")
     flags = (
         ("covers_patient_selection", "patient selection"),
         ("covers_education_and_consent", "education and consent"),
@@ -535,13 +527,15 @@ def laser_protocols_incomplete_or_stale(q: RuleInput) -> QuerySet[Any]:
             for flag, label in flags
         )
     )
-    qs = Protocol.objects.filter(
-        tenant_id=q.tenant_id,
-        supervisor_signed_at__isnull=False,  # a draft is not in force (DEL-002 catches work under it)
-        expires_on__gte=q.today,
-    ).filter(Q(kind=Protocol.Kind.LASER_PROTOCOL) | Q(procedures__overlap=sorted(LASER_PROCEDURES)))
-    if q.pc_ids is not None:
-        qs = qs.filter(pc_id__in=q.pc_ids)
+    qs = for_pcs(
+        Protocol.objects.filter(
+            tenant_id=q.tenant_id,
+            supervisor_signed_at__isnull=False,  # a draft is not in force (DEL-002 catches work under it)
+            expires_on__gte=q.today,
+        ).filter(Q(kind=Protocol.Kind.LASER_PROTOCOL) | Q(procedures__overlap=sorted(LASER_PROCEDURES))),
+        q,
+        "pc_id",
+    )
     any_missing = Q()
     for flag, _ in flags:
         any_missing |= Q(**{flag: False})
@@ -621,9 +615,11 @@ def photos_used_without_authorization(q: RuleInput) -> QuerySet[Any]:
         .filter(Q(revoked_on__isnull=True) | Q(revoked_on__gt=q.today))
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=q.today))
     )
-    qs = TreatmentPhoto.objects.filter(tenant_id=q.tenant_id, used_outside_chart=True)
-    if q.pc_ids is not None:
-        qs = qs.filter(treatment__chart__pc_id__in=q.pc_ids)
+    qs = for_pcs(
+        TreatmentPhoto.objects.filter(tenant_id=q.tenant_id, used_outside_chart=True),
+        q,
+        "treatment__chart__pc_id",
+    )
     return hits(
         qs.filter(~Exists(authorized)),
         TreatmentPhoto,
@@ -678,9 +674,8 @@ def photos_used_without_authorization(q: RuleInput) -> QuerySet[Any]:
 def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
     percent = q.params["min_review_percent"]
     this_month = q.today.replace(day=1)
-    back = _int(q, "months_checked")
-    year, index = divmod(this_month.year * 12 + this_month.month - 1 - back, 12)
-    first = dt.date(year, index + 1, 1)
+    back = whole(q, "months_checked")
+    first = months_before(this_month, back)
     # A treated chart counts as reviewed when a physician reviewed it in the month it was treated:
     # one EXISTS per treatment row (a correlated count per PC and month was quadratic at scale).
     reviewed = (
@@ -693,11 +688,13 @@ def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
         .filter(month=OuterRef("month"))
     )
     # Completed months only: the current one is still being reviewed.
-    treated = Treatment.objects.filter(
-        tenant_id=q.tenant_id, performed_at__gte=_start_of(first), performed_at__lt=_start_of(this_month)
+    treated = for_pcs(
+        Treatment.objects.filter(
+            tenant_id=q.tenant_id, performed_at__gte=_start_of(first), performed_at__lt=_start_of(this_month)
+        ),
+        q,
+        "chart__pc_id",
     )
-    if q.pc_ids is not None:
-        treated = treated.filter(chart__pc_id__in=q.pc_ids)
     return (
         treated.annotate(month=MonthOf(TruncDate("performed_at")))
         .alias(reviewed=Exists(reviewed))
@@ -762,7 +759,7 @@ def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
     triggers=("clinical.PatientChart",),
 )
 def charts_destroyed_too_early(q: RuleInput) -> QuerySet[Any]:
-    years, age = _int(q, "retention_years"), _int(q, "minor_until_age")
+    years, age = whole(q, "retention_years"), whole(q, "minor_until_age")
     last_treatment = (
         Treatment.objects.filter(tenant_id=q.tenant_id, chart_id=OuterRef("pk"))
         .values("chart_id")
@@ -775,9 +772,7 @@ def charts_destroyed_too_early(q: RuleInput) -> QuerySet[Any]:
         .annotate(last=Max("examined_on"))
         .values("last")
     )
-    qs = PatientChart.objects.filter(tenant_id=q.tenant_id, destroyed_on__isnull=False)
-    if q.pc_ids is not None:
-        qs = qs.filter(pc_id__in=q.pc_ids)
+    qs = for_pcs(PatientChart.objects.filter(tenant_id=q.tenant_id, destroyed_on__isnull=False), q, "pc_id")
     # PostgreSQL's GREATEST skips NULLs: a chart without services is kept until the age floor.
     return hits(
         qs.annotate(
