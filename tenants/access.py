@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import connection, models, transaction
 from django.http import Http404
-from guardian.shortcuts import get_objects_for_group
+from guardian.utils import get_group_obj_perms_model
 
 from mso_platform.db import boundary
 from tenants.capacities import VIEW, WRITE_ACTIONS, Capacity, Side
@@ -153,12 +153,18 @@ def granted_scope(ctx: AccessContext, scope: str, side: Side, action: str) -> mo
     model = _scope_model(scope)
     if ctx.membership is None:
         return model._default_manager.none().values("pk")
-    base = model._default_manager.filter(tenant=ctx.tenant)
-    # accept_global_perms=False: a model-level permission must never widen to every tenant.
-    granted = get_objects_for_group(
-        ctx.membership.group, _scope_perm(model, side, action), base, accept_global_perms=False
-    )
-    return granted.values("pk")
+    app_label, codename = _scope_perm(model, side, action).split(".")
+    # The group's direct-FK object permissions, as a subquery of the caller's query: one statement,
+    # not guardian's get_objects_for_group (which fetches the ids first, then filters by a literal
+    # list). Object grants only: a model-level permission never widens to every tenant.
+    perms_model: Any = get_group_obj_perms_model(model)  # type: ignore[arg-type]  # a class works too
+    grants = perms_model.objects.filter(
+        group_id=ctx.membership.group_id,
+        permission__content_type__app_label=app_label,
+        permission__content_type__model=model._meta.model_name,
+        permission__codename=codename,
+    ).values("content_object_id")
+    return model._default_manager.filter(tenant=ctx.tenant, pk__in=grants).values("pk")
 
 
 def restrict(qs: models.QuerySet[M], ctx: AccessContext, action: str = VIEW) -> models.QuerySet[M]:

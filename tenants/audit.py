@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import QuerySet
 
 from mso_platform.db import boundary
 from tenants.access import AccessContext
@@ -41,23 +45,86 @@ def record(
     )
 
 
-def record_clinical_reads(ctx: AccessContext, objects: list[models.Model]) -> None:
-    """Log each clinical record shown (DESIGN: every read of clinical records is in the log)."""
-    AuditLogEntry.objects.bulk_create(
-        [
-            AuditLogEntry(
-                tenant=ctx.tenant,
-                actor=ctx.user,
-                capacity=ctx.capacity.code,
-                action="read",
-                object_type=o._meta.db_table.replace('"', ""),
-                object_id=str(o.pk),
-                client_ip=ctx.client_ip,
-                via=ctx.via,
-            )
-            for o in objects
-        ]
-    )
+def _read_entries(ctx: AccessContext, objects: Iterable[models.Model]) -> list[AuditLogEntry]:
+    """One entry per record type naming every record of that type shown, in the order shown.
+
+    ``object_id`` is the record when there is exactly one; ``detail["ids"]`` always lists them all
+    (a list page of 50 charts is one entry, not 50: each entry is a link of the tenant's hash chain,
+    appended one at a time under the tenant's lock, bench/README.md).
+    """
+    by_type: dict[str, dict[str, None]] = {}
+    for o in objects:
+        by_type.setdefault(o._meta.db_table.replace('"', ""), {})[str(o.pk)] = None
+    return [
+        AuditLogEntry(
+            tenant=ctx.tenant,
+            actor=ctx.user,
+            capacity=ctx.capacity.code,
+            action="read",
+            object_type=object_type,
+            object_id=next(iter(ids)) if len(ids) == 1 else "",
+            detail={"ids": list(ids)},
+            client_ip=ctx.client_ip,
+            via=ctx.via,
+        )
+        for object_type, ids in by_type.items()
+    ]
+
+
+class _PendingReads:
+    """The reads of one request, written in one insert just before its transaction commits."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[AccessContext, list[models.Model]]] = []
+
+    def flush(self) -> None:
+        merged: dict[int, tuple[AccessContext, list[models.Model]]] = {}
+        for ctx, objects in self.reads:
+            merged.setdefault(id(ctx), (ctx, []))[1].extend(objects)
+        self.reads = []
+        entries = [e for ctx, objects in merged.values() for e in _read_entries(ctx, objects)]
+        if entries:
+            AuditLogEntry.objects.bulk_create(entries)
+
+
+_pending: ContextVar[_PendingReads | None] = ContextVar("pending_clinical_reads", default=None)
+
+
+@contextmanager
+def reads_at_commit() -> Iterator[_PendingReads]:
+    """Collect the clinical reads made inside; the caller calls ``flush()`` before committing.
+
+    The request middleware uses it so that the read log's insert (and the tenant's chain lock it
+    takes, held until COMMIT) comes at the very end of the request, not before serialization and
+    rendering. Reads not flushed (a response that rolls back) are dropped with the transaction.
+    """
+    pending = _PendingReads()
+    token = _pending.set(pending)
+    try:
+        yield pending
+    finally:
+        _pending.reset(token)
+
+
+def record_clinical_reads(ctx: AccessContext, objects: Iterable[models.Model]) -> None:
+    """Log the clinical records shown (DESIGN: every read of clinical records is in the log).
+
+    Inside a request the entries are written just before the request commits; elsewhere (tasks,
+    commands, shell) at once.
+    """
+    objects = list(objects)
+    if not objects:
+        return
+    pending = _pending.get()
+    if pending is not None:
+        pending.reads.append((ctx, objects))
+    else:
+        AuditLogEntry.objects.bulk_create(_read_entries(ctx, objects))
+
+
+def reads_naming(record_id: Any) -> QuerySet[AuditLogEntry]:
+    """The read entries that name one record (alone, or among the records of a list)."""
+    return AuditLogEntry.objects.filter(action="read", detail__ids__contains=[str(record_id)])
 
 
 @dataclass(frozen=True)

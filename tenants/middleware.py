@@ -13,6 +13,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from tenants import audit
 from tenants.access import AccessContext, activate, enter_gateway, reset_identity
 from tenants.models import Membership, Tenant
 from tenants.security import middleware as security
@@ -55,6 +56,7 @@ class RequestTransactionMiddleware:
     """One transaction per request, started under the gateway role (DESIGN: layer 1).
 
     Any response with status >= 400 rolls the whole transaction back: bad input writes nothing.
+    The clinical reads the request made are logged last, just before the commit.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -64,11 +66,13 @@ class RequestTransactionMiddleware:
         # Only in tests is a request served inside an outer transaction; there SET LOCAL would
         # outlive the request, so the caller's role and settings are put back afterwards.
         nested = connection.in_atomic_block
-        with transaction.atomic():
+        with transaction.atomic(), audit.reads_at_commit() as reads:
             enter_gateway()
             response = self.get_response(request)
             if response.status_code >= 400:
                 transaction.set_rollback(True)
+            else:
+                reads.flush()
         if nested:
             reset_identity()
         return response

@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from clinical.models import PatientChart
 from management.models import Location, MsoEntity, ProfessionalCorporation
+from tenants.audit import reads_naming, record_clinical_reads
 from tenants.models import ApiKey, AuditLogEntry
 from tenants.services import object_access_grant
 from tests import factories
@@ -332,7 +333,41 @@ def test_list_query_count_is_flat_from_5_to_50_rows(name: str, capacity: str, wo
 
 
 def read_entries(chart: PatientChart) -> list[AuditLogEntry]:
-    return list(AuditLogEntry.objects.filter(action="read", object_id=str(chart.pk)))
+    return list(reads_naming(chart.pk))
+
+
+def test_a_list_response_is_one_read_entry_naming_every_chart_written_last(world_a: World) -> None:
+    w = world_a
+    more = [
+        factories.PatientChartFactory.create(tenant=w.tenant, pc=w.pcs[0], home_location=w.locations[0])
+        for _ in range(3)
+    ]
+    shown = {str(c.pk) for c in [w.charts[0], *more]}
+    client = client_for(issue_keys(w)["clinician"])
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/api/v1/patient-charts/")
+    assert response.status_code == 200
+    assert {row["id"] for row in response.json()["results"]} == shown
+    (entry,) = AuditLogEntry.objects.filter(action="read", object_type="clinical.patient_chart")
+    assert set(entry.detail["ids"]) == shown and len(entry.detail["ids"]) == 4
+    assert entry.object_id == ""  # several records: they are in detail["ids"]
+    assert (entry.via, entry.capacity, entry.actor_id) == ("api", "clinician", w.user("clinician").pk)
+    for chart in [w.charts[0], *more]:
+        assert read_entries(chart) == [entry]
+    assert read_entries(w.charts[1]) == []  # the other PC's chart: not granted, not shown, not logged
+    # The read log is the request's last statement: the tenant's chain lock it takes is held to
+    # COMMIT, so it is taken after the reads and the rendering, not before them.
+    sql = [q["sql"] for q in captured.captured_queries]
+    last_insert = max(i for i, q in enumerate(sql) if q.startswith('INSERT INTO "tenants_auditlogentry"'))
+    assert not [q for q in sql[last_insert + 1 :] if " FROM " in q]  # only the role reset follows
+    assert any(q.startswith('SELECT "clinical"."patient_chart"') for q in sql[:last_insert])
+
+
+def test_reads_outside_a_request_are_logged_at_once(world_a: World) -> None:
+    w = world_a
+    record_clinical_reads(w.ctx("clinician"), [w.charts[0], w.charts[0]])
+    (entry,) = read_entries(w.charts[0])
+    assert (entry.object_id, entry.detail["ids"]) == (str(w.charts[0].pk), [str(w.charts[0].pk)])
 
 
 def test_chart_reads_via_api_are_audit_logged(world_a: World) -> None:

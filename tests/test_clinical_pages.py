@@ -146,12 +146,17 @@ def test_chart_page_shows_everything_in_the_chart_and_logs_it_in_one_insert(doma
     inserts = [
         q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "tenants_auditlogentry"')
     ]
-    assert len(inserts) == 2  # the chart (as fetched), then everything in it
-    logged = set(
-        AuditLogEntry.objects.filter(action="read", actor=w.user("clinician")).values_list(
-            "object_type", "object_id"
-        )
-    )
+    assert len(inserts) == 1  # the chart and everything in it, written as the request commits
+    sql = [q["sql"] for q in queries.captured_queries]
+    # after every read of the page (the chain lock the insert takes is held to COMMIT)
+    assert sql.index(inserts[0]["sql"]) > max(i for i, q in enumerate(sql) if '"clinical".' in q)
+    logged = {
+        (object_type, record_id)
+        for object_type, detail in AuditLogEntry.objects.filter(
+            action="read", actor=w.user("clinician")
+        ).values_list("object_type", "detail")
+        for record_id in detail["ids"]
+    }
     expected = {
         ("clinical.patient_chart", str(chart.pk)),
         ("clinical.treatment", str(treatment.pk)),

@@ -259,8 +259,13 @@ class AdverseEventSerializer(serializers.ModelSerializer[AdverseEvent]):
 # --- viewsets ------------------------------------------------------------------------------------
 
 
+# The API's serializers render related records as ids, so its querysets join only what a serializer
+# names (an examiner's name, a form's title); the selectors' charts(), exams()... join what the
+# pages show.
+
+
 class LoggedReadsMixin:
-    """Logs every clinical record a response shows (one insert per response)."""
+    """Logs every clinical record a response shows (one entry per record type, at commit)."""
 
     access: Any
 
@@ -287,7 +292,7 @@ class LoggedReadsMixin:
 class PatientChartViewSet(ReadWriteTenantViewSet[PatientChart]):
     """Patient charts of the PCs the key's membership is granted. Business keys get 404."""
 
-    queryset = q.charts()
+    queryset = PatientChart.objects.all()
     serializer_class = PatientChartSerializer
     filterset_class = PatientChartFilter
     ordering_fields = ["patient_name", "medical_record_number", "date_of_birth"]
@@ -296,7 +301,7 @@ class PatientChartViewSet(ReadWriteTenantViewSet[PatientChart]):
     # endpoint with and without it by skipping this very method.
     def paginate_queryset(self, queryset: Any) -> list[Any] | None:
         page = super().paginate_queryset(queryset)
-        # Log exactly the charts this response shows, in one insert (query count stays flat).
+        # Log exactly the charts this response shows (one entry; query count stays flat).
         selectors.log_reads(self.access, list(page) if page is not None else list(queryset))
         return page
 
@@ -330,7 +335,7 @@ class PatientChartViewSet(ReadWriteTenantViewSet[PatientChart]):
 class GoodFaithExamViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[GoodFaithExam]):
     """Good-faith exams (B&P 2242) in the charts of the key's PCs."""
 
-    queryset = q.exams()
+    queryset = GoodFaithExam.objects.select_related("examiner")
     serializer_class = GoodFaithExamSerializer
     filterset_class = GoodFaithExamFilter
     ordering_fields = ["examined_on", "valid_until"]
@@ -346,7 +351,7 @@ class GoodFaithExamViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[GoodFaithExa
 class TreatmentViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[Treatment]):
     """Treatments with their product lots and photos. Products may be given on create."""
 
-    queryset = q.treatments()
+    queryset = q.treatments_shown().select_related("performer")
     serializer_class = TreatmentSerializer
     filterset_class = TreatmentFilter
     ordering_fields = ["performed_at", "procedure"]
@@ -362,7 +367,7 @@ class TreatmentViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[Treatment]):
 class TreatmentProductViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[TreatmentProduct]):
     """Products and lot numbers used in treatments."""
 
-    queryset = q.products()
+    queryset = TreatmentProduct.objects.all()
     serializer_class = TreatmentProductSerializer
     filterset_class = TreatmentProductFilter
     ordering_fields = ["product_name", "lot_number", "expires_on"]
@@ -378,7 +383,7 @@ class TreatmentProductViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[Treatment
 class TreatmentPhotoViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[TreatmentPhoto]):
     """Before/after photos of treatments; use outside the chart needs an authorization (CON-002)."""
 
-    queryset = q.photos()
+    queryset = TreatmentPhoto.objects.all()
     serializer_class = TreatmentPhotoSerializer
     filterset_class = TreatmentPhotoFilter
     ordering_fields = ["taken_at"]
@@ -394,7 +399,7 @@ class TreatmentPhotoViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[TreatmentPh
 class PhotoAuthorizationViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[PhotoAuthorization]):
     """Patients' authorizations to use their photos outside the chart (HIPAA 164.508)."""
 
-    queryset = q.authorizations()
+    queryset = PhotoAuthorization.objects.all()
     serializer_class = PhotoAuthorizationSerializer
     filterset_class = PhotoAuthorizationFilter
     ordering_fields = ["signed_on"]
@@ -414,7 +419,7 @@ class PhotoAuthorizationViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[PhotoAu
 class SignedConsentViewSet(LoggedReadsMixin, ReadCreateTenantViewSet[SignedConsent]):
     """Signatures on approved consent-form versions; never edited. ``…/pdf/`` is the signed document."""
 
-    queryset = q.consents()
+    queryset = SignedConsent.objects.select_related("form_version")
     serializer_class = SignedConsentSerializer
     filterset_class = SignedConsentFilter
     ordering_fields = ["signed_at"]
@@ -435,7 +440,7 @@ class SignedConsentViewSet(LoggedReadsMixin, ReadCreateTenantViewSet[SignedConse
 class ChartReviewViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[ChartReview]):
     """The medical director's chart reviews (CHT-002)."""
 
-    queryset = q.reviews()
+    queryset = ChartReview.objects.all()
     serializer_class = ChartReviewSerializer
     filterset_class = ChartReviewFilter
     ordering_fields = ["reviewed_on"]
@@ -451,7 +456,7 @@ class ChartReviewViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[ChartReview]):
 class AdverseEventViewSet(LoggedReadsMixin, ReadWriteTenantViewSet[AdverseEvent]):
     """Adverse events of patients, with the treatment they followed."""
 
-    queryset = q.adverse_events()
+    queryset = AdverseEvent.objects.all()
     serializer_class = AdverseEventSerializer
     filterset_class = AdverseEventFilter
     ordering_fields = ["occurred_at", "severity"]

@@ -2,7 +2,8 @@
 
 List selectors return unevaluated querysets with their relations joined or prefetched (a fixed
 number of queries whatever the rows); the caller logs the rows it shows with ``log_reads`` (one
-insert per page). Single-object selectors log the read themselves when the action is a view.
+entry per record type, written when the request commits). Single-object selectors log the read
+themselves when the action is a view.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ M = TypeVar("M", bound=models.Model)
 
 
 def log_reads(ctx: AccessContext, records: Iterable[Any]) -> None:
-    """One audit insert for every clinical record shown (nothing when nothing is shown)."""
+    """Log every clinical record shown (nothing when nothing is shown); see tenants.audit."""
     rows = list(records)
     if rows:
         record_clinical_reads(ctx, rows)
@@ -100,7 +101,7 @@ def shown_with(obj: Any) -> list[Any]:
     return [obj]
 
 
-# --- querysets with what their pages and serializers show -------------------------------------------
+# --- querysets with what their pages show (the API renders relations as ids) -------------------------
 
 
 def charts() -> QuerySet[PatientChart]:
@@ -111,12 +112,17 @@ def exams() -> QuerySet[GoodFaithExam]:
     return GoodFaithExam.objects.select_related("chart", "examiner")
 
 
-def treatments() -> QuerySet[Treatment]:
-    return Treatment.objects.select_related(
-        "chart", "location", "performer", "supervisor", "good_faith_exam", "consent"
-    ).prefetch_related(
+def treatments_shown() -> QuerySet[Treatment]:
+    """Treatments with what a treatment shows (shown_with): its products and photos."""
+    return Treatment.objects.prefetch_related(
         Prefetch("products", queryset=TreatmentProduct.objects.order_by("product_name", "lot_number")),
         Prefetch("photos", queryset=TreatmentPhoto.objects.select_related("authorization")),
+    )
+
+
+def treatments() -> QuerySet[Treatment]:
+    return treatments_shown().select_related(
+        "chart", "location", "performer", "supervisor", "good_faith_exam", "consent"
     )
 
 
