@@ -1,9 +1,11 @@
 """The audit engine: rules in, findings out, all of it in PostgreSQL.
 
-For each rule the engine compiles the rule's ``values()`` queryset to SQL and wraps it in ONE
-``INSERT … SELECT … ON CONFLICT (tenant_id, fingerprint) DO UPDATE`` into the findings table of the
-rule's side, then ONE ``UPDATE`` that resolves the rule's findings this evaluation did not see again.
-No row ever travels to Python.
+For each rule the engine compiles the rule's ``values()`` queryset to SQL, collects its hits in a
+temporary table (``CREATE TABLE … AS``, which PostgreSQL may run with parallel workers), upserts them
+in ONE ``INSERT … SELECT … ON CONFLICT (tenant_id, fingerprint) DO UPDATE`` into the findings table
+of the rule's side, then ONE ``UPDATE`` resolves the rule's findings this evaluation did not see
+again. No row ever travels to Python. A change run narrowed to the written rows (``Rule.narrows``)
+re-checks, and resolves among, the findings of those rows' objects alone.
 
 Transactions and roles. Each rule is evaluated in a transaction of its own, under the database role
 of its side (business rules as ``mso_business``, clinical rules as ``mso_clinical``; both as a system
@@ -35,12 +37,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.apps import apps
 from django.db import DatabaseError, connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from compliance.models import FINDING_MODELS, AuditRun, FindingStatus, RuleSetting
-from compliance.registry import HIT_KEYS, REGISTRY, Rule, RuleInput, load_rules
+from compliance.registry import HIT_KEYS, REGISTRY, AnyOf, Rule, RuleInput, load_rules, uuid_array
+from management.models import ProfessionalCorporation
 from tenants.access import AccessContext, activate
 from tenants.capacities import Side
 from tenants.models import Tenant
@@ -111,6 +115,8 @@ def hit_sql(qs: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     sql, params = qs.query.sql_with_params()
     return sql, tuple(params)
 
+
+HITS_TABLE = "compliance_rule_hits"  # temporary: one rule's hits, within its evaluation
 
 # One statement per rule: the rule's hits, fingerprinted and de-duplicated, upserted. A fingerprint
 # seen again gets the new evidence and severity and, if it had been resolved, is open again.
@@ -199,15 +205,50 @@ def _rowcount(sql: str, params: Sequence[Any]) -> int:
         return int(cur.rowcount)
 
 
-def evaluate_rule(run: AuditRun, rule: Rule, *, today: dt.date, params: Mapping[str, Decimal]) -> RuleOutcome:
+def finding_objects(run: AuditRun, rule: Rule, changed: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    """The objects of `rule`'s findings that the rows `changed` (of the run's ``change_label``) may
+    have affected, or None when the rule cannot narrow by them (it re-checks the run's PCs instead).
+
+    Read in the rule's transaction, under its side's role. Rows gone since (deleted) name nothing
+    through a field; the nightly full run is the backstop for what a narrowed run does not see."""
+    if changed is None:
+        return None
+    via = rule.narrowing(run.change_label)
+    if via is None:
+        return None
+    ids = tuple(dict.fromkeys(str(pk) for pk in changed))
+    if via == "pk":
+        return ids
+    model = apps.get_model(run.change_label)
+    named = model.objects.filter(AnyOf(F("pk"), ids), tenant_id=run.tenant_id, **{f"{via}__isnull": False})
+    return tuple(str(pk) for pk in named.values_list(via, flat=True).distinct())
+
+
+def evaluate_rule(
+    run: AuditRun,
+    rule: Rule,
+    *,
+    today: dt.date,
+    params: Mapping[str, Decimal],
+    changed: Sequence[Any] | None = None,
+    every_pc: bool = False,
+) -> RuleOutcome:
     """Upsert the rule's hits into findings and resolve what it no longer sees.
 
-    Runs in the caller's transaction, which must be activated for the rule's side.
+    `changed`: the ids of the rows of ``run.change_label`` a change run is about. A rule that narrows
+    by them re-checks (and may resolve) the findings of those objects alone; any other rule re-checks
+    the run's PCs, or, when they are `every_pc` of the tenant, the whole tenant (the same hits; a
+    list of every PC only costs the query a filter). Runs in the caller's transaction, which must be
+    activated for the rule's side.
     """
     started = time.monotonic()
     table = FINDING_MODELS[rule.side]._meta.db_table
-    pc_ids = tuple(run.pc_ids) if run.pc_ids is not None and rule.scoped_by_pc else None
-    qs = rule.query(RuleInput(tenant_id=run.tenant_id, today=today, params=params, pc_ids=pc_ids))
+    object_ids = finding_objects(run, rule, changed)
+    by_pc = not every_pc and rule.scoped_by_pc and object_ids is None
+    pc_ids = tuple(run.pc_ids) if run.pc_ids is not None and by_pc else None
+    qs = rule.query(
+        RuleInput(tenant_id=run.tenant_id, today=today, params=params, pc_ids=pc_ids, object_ids=object_ids)
+    )
     rule_sql, rule_params_ = hit_sql(qs)
     # A timestamp of this evaluation alone (a retried run re-evaluates under the same run id).
     seen_at = timezone.now()
@@ -215,13 +256,22 @@ def evaluate_rule(run: AuditRun, rule: Rule, *, today: dt.date, params: Mapping[
     with connection.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [RULE_LOCK, f"{tenant}:{rule.id}"])
     expired = _rowcount(EXPIRE_SQL.format(table=table), [seen_at, tenant, rule.id, today])
+    # The hits first, into a table of this transaction: PostgreSQL plans a data-modifying statement
+    # (the upsert) without parallel workers, CREATE TABLE … AS with them (CHT-002, narrowed runs).
+    with connection.cursor() as cur:
+        cur.execute(f"CREATE TEMPORARY TABLE {HITS_TABLE} ON COMMIT DROP AS {rule_sql}", rule_params_)
     seen, new = _rows(
-        UPSERT_SQL.format(table=table, rule_sql=rule_sql),
-        [tenant, rule.id, rule.severity.value, run_id, seen_at, *rule_params_],
+        UPSERT_SQL.format(table=table, rule_sql=f"SELECT * FROM {HITS_TABLE}"),
+        [tenant, rule.id, rule.severity.value, run_id, seen_at],
     )[0]
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE {HITS_TABLE}")
+    # A narrowed evaluation resolves only findings it re-checked: never one outside its scope.
     scope, scope_params = "", []
-    if pc_ids is not None:
-        scope, scope_params = "AND pc_id = ANY(%s::uuid[])", [[str(pk) for pk in pc_ids]]
+    if object_ids is not None:
+        scope, scope_params = "AND object_id = ANY(%s::uuid[])", [uuid_array(object_ids)]
+    elif pc_ids is not None:
+        scope, scope_params = "AND pc_id = ANY(%s::uuid[])", [uuid_array(pc_ids)]
     resolved = _rowcount(
         RESOLVE_SQL.format(table=table, scope=scope),
         [seen_at, run_id, tenant, rule.id, run_id, seen_at, *scope_params],
@@ -270,15 +320,25 @@ def tenant_settings(tenant: Tenant) -> dict[str, RuleSetting]:
         return {s.rule_id: s for s in RuleSetting.objects.filter(tenant=tenant)}
 
 
+def covers_every_pc(tenant: Tenant, pc_ids: Iterable[Any]) -> bool:
+    """Whether `pc_ids` name every PC of the tenant (a day's changes usually touch them all)."""
+    with task_transaction():
+        activate(system_context(tenant, Side.BUSINESS))
+        pcs = ProfessionalCorporation.objects.filter(tenant=tenant).values_list("pk", flat=True)
+        every = {str(pk) for pk in pcs}
+    return every <= {str(pk) for pk in pc_ids}
+
+
 def run_audit(
     run: AuditRun,
     rules: Sequence[Rule],
     today: dt.date,
     *,
     on_rule_done: ProgressHook | None = None,
+    changed: Sequence[Any] | None = None,
 ) -> list[str]:
     """Evaluate `rules` for the run's tenant, one committed transaction per rule; returns the ids
-    of the rules that failed (their findings are left as they were).
+    of the rules that failed (their findings are left as they were). `changed`: see evaluate_rule.
 
     Rules the run already recorded as done are skipped (a retry resumes); rules the tenant switched
     off are recorded as skipped. Thresholds are the tenant's (RuleSetting), else the defaults. A
@@ -286,6 +346,7 @@ def run_audit(
     """
     tenant = run.tenant
     settings = tenant_settings(tenant)
+    every_pc = run.pc_ids is not None and covers_every_pc(tenant, run.pc_ids)
     done = set(run.done_rule_ids)
     failed: list[str] = []
     for rule in rules:
@@ -298,7 +359,14 @@ def run_audit(
                 if setting is not None and not setting.enabled and rule.may_be_disabled:
                     stats: dict[str, Any] = {"skipped": "disabled"}
                 else:
-                    outcome = evaluate_rule(run, rule, today=today, params=rule_params(rule, setting))
+                    outcome = evaluate_rule(
+                        run,
+                        rule,
+                        today=today,
+                        params=rule_params(rule, setting),
+                        changed=changed,
+                        every_pc=every_pc,
+                    )
                     stats = _outcome_stats(rule, outcome)
                 record_rule_done(run, rule, stats)
         except RETRYABLE_ERRORS:
@@ -360,15 +428,24 @@ def _finish(tenant: Tenant, run_id: Any, status: str, error: str = "") -> AuditR
         return run
 
 
-def execute_run(tenant: Tenant, run_id: Any, *, on_rule_done: ProgressHook | None = None) -> AuditRun:
+def execute_run(
+    tenant: Tenant,
+    run_id: Any,
+    *,
+    on_rule_done: ProgressHook | None = None,
+    changed: Sequence[Any] | None = None,
+) -> AuditRun:
     """Execute (or resume) one run to the end. Safe to call again for the same run at any point:
-    a finished run is returned as it is; an interrupted one continues after its last recorded rule."""
+    a finished run is returned as it is; an interrupted one continues after its last recorded rule.
+
+    `changed`: the ids of the written rows of a change run's ``change_label`` (kept in the task's
+    message, which a redelivery repeats, not on the run row: the MSO reads that row)."""
     with run_lock(run_id):
         run = _claim(tenant, run_id)
         if run is None:
             return _read(tenant, run_id)
         rules = rules_by_id(run.rule_ids)
-        failed = run_audit(run, rules, run.as_of, on_rule_done=on_rule_done)
+        failed = run_audit(run, rules, run.as_of, on_rule_done=on_rule_done, changed=changed)
         failed += sorted(set(run.rule_ids) - {r.id for r in rules})  # no such rule (any more)
         if failed:
             return _finish(tenant, run_id, AuditRun.Status.FAILED, f"Rules that failed: {', '.join(failed)}")

@@ -32,15 +32,27 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from django.db import models
-from django.db.models import CharField, Expression, F, QuerySet, UUIDField, Value
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Expression,
+    F,
+    Func,
+    QuerySet,
+    UUIDField,
+    Value,
+)
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from tenants.capacities import Side
 
@@ -123,12 +135,16 @@ class Threshold:
 @dataclass(frozen=True)
 class RuleInput:
     """What a rule's query is given: one tenant, the audit's date, the effective thresholds, and
-    optionally the PCs to look at (an incremental run after a change); None means every PC."""
+    optionally the PCs to look at (an incremental run after a change); None means every PC.
+
+    ``object_ids``, when not None, are the objects of the findings to re-check (a change run narrowed
+    to the changed rows, see ``Rule.narrows``): the query returns hits about those objects only."""
 
     tenant_id: Any
     today: Any  # datetime.date of the audit (tests set it; runs use the tenant's local date)
     params: Mapping[str, Decimal]
     pc_ids: tuple[Any, ...] | None = None
+    object_ids: tuple[Any, ...] | None = None
 
 
 Query = Callable[[RuleInput], QuerySet[Any]]
@@ -137,6 +153,50 @@ Query = Callable[[RuleInput], QuerySet[Any]]
 def for_pcs(qs: QuerySet[Any], q: RuleInput, path: str = "pc") -> QuerySet[Any]:
     """Narrow to ``q.pc_ids`` (an incremental run) along `path` to the PC; None means every PC."""
     return qs if q.pc_ids is None else qs.filter(**{f"{path}__in": q.pc_ids})
+
+
+def uuid_array(ids: Iterable[Any]) -> str:
+    """An ``uuid[]`` literal of `ids`: one parameter, where ``__in`` sends (and PostgreSQL parses) one
+    per id, which costs more than the query itself for the thousands of rows of a day's changes."""
+    return "{" + ",".join(str(uuid.UUID(str(pk))) for pk in ids) + "}"
+
+
+class AnyOf(Func):
+    """``expression = ANY(<uuid[] literal>)``: a filter on a uuid column by many ids."""
+
+    output_field = BooleanField()
+
+    def __init__(self, expression: Any, ids: Iterable[Any]) -> None:
+        super().__init__(expression)
+        self.ids = uuid_array(ids)
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} = ANY(%s::uuid[]))", [*params, self.ids]
+
+
+def for_objects(qs: QuerySet[Any], q: RuleInput, path: str = "pk") -> QuerySet[Any]:
+    """Narrow to ``q.object_ids`` (a change run narrowed to the changed rows) along `path` to the
+    findings' object; None means every object."""
+    return qs if q.object_ids is None else qs.filter(AnyOf(F(path), q.object_ids))
+
+
+def start_of(day: dt.date) -> dt.datetime:
+    """Midnight starting `day` in the active time zone: compared with a timestamp column, a range on
+    the column itself (an index serves it), where ``TruncDate(column) >= day`` converts every row."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+class DayStartAfter(Func):
+    """The instant the day after a date expression begins, in the active time zone (the time zone
+    ``TruncDate`` uses): ``timestamp >= DayStartAfter(d)`` is ``TruncDate(timestamp) > d``, sargable."""
+
+    output_field = DateTimeField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        zone = timezone.get_current_timezone_name()
+        return f"(({sql} + 1)::timestamp AT TIME ZONE %s)", [*params, zone]
 
 
 def whole(q: RuleInput, name: str) -> int:
@@ -165,6 +225,11 @@ class Rule:
     triggers: tuple[str, ...] = ()
     # Whether the rule's query honours RuleInput.pc_ids (narrowing the scan to those PCs).
     scoped_by_pc: bool = True
+    # The changed models whose rows name the findings' objects, so that a change run re-checks those
+    # objects alone (RuleInput.object_ids, honoured by the query): {model label: the changed model's
+    # field holding the object's id, or "pk" when the changed rows are the objects}. A change of a
+    # model not named here re-checks the rule for the changed rows' PCs.
+    narrows: tuple[tuple[str, str], ...] = ()
 
     @property
     def may_be_disabled(self) -> bool:
@@ -172,6 +237,10 @@ class Rule:
 
     def defaults(self) -> dict[str, Decimal]:
         return {t.name: t.default for t in self.thresholds}
+
+    def narrowing(self, label: str) -> str | None:
+        """The field of a changed `label` row naming a finding's object, or None: not narrowed."""
+        return dict(self.narrows).get(label)
 
 
 @dataclass
@@ -220,6 +289,7 @@ def rule(
     thresholds: tuple[Threshold, ...] = (),
     triggers: tuple[str, ...] = (),
     scoped_by_pc: bool = True,
+    narrows: Mapping[str, str] | None = None,
 ) -> Callable[[Query], Query]:
     """Register the decorated query as rule `rule_id` (see the module docstring)."""
 
@@ -237,6 +307,7 @@ def rule(
                 thresholds,
                 triggers,
                 scoped_by_pc,
+                tuple(sorted((narrows or {}).items())),
             )
         )
         return query

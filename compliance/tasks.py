@@ -27,6 +27,7 @@ from compliance.models import AuditRun
 from compliance.notifications import notify_after_run
 from compliance.registry import REGISTRY
 from compliance.services import planned_rules, run_create
+from management.models import ProfessionalCorporation
 from tenants.access import AccessContext, activate, enter_gateway
 from tenants.capacities import Side
 from tenants.models import Tenant
@@ -111,13 +112,32 @@ def audit_on_demand(ctx: AccessContext, *, run_id: str) -> dict[str, Any]:
 
 @shared_task(base=AuditTask, bind=True)
 def audit_after_change(
-    self: Task, ctx: AccessContext, *, pc_id: str, model_label: str
+    self: Task,
+    ctx: AccessContext,
+    *,
+    model_label: str,
+    pc_id: str | None = None,
+    pc_ids: list[str] | None = None,
+    object_ids: list[str] | None = None,
 ) -> dict[str, Any] | None:
-    """Re-run, for one PC, the rules whose triggers name the model just written (an MSA or an
-    invoice saved: the MSA and fee rules of that PC). No rule to run: no run is created."""
+    """Re-run the rules whose triggers name the model just written (an MSA or an invoice saved: the
+    MSA and fee rules of its PC), once for a batch of written rows of one model.
+
+    `object_ids`: the written rows. A rule that narrows by that model (``Rule.narrows``) re-checks
+    the findings of those rows' objects alone; the others re-check the PCs `pc_ids` (or `pc_id`; the
+    written rows' PCs), or every PC of the tenant when none is given. No rule to run: no run is
+    created."""
+    pcs = [*(pc_ids or []), *([pc_id] if pc_id else [])]
     with task_transaction():
         activate(engine.system_context(ctx.tenant, Side.BUSINESS))
         rule_ids = planned_rules(ctx.tenant, REGISTRY.triggered_by(model_label))
+        if not pcs:  # a change run names its PCs (a run without is a full one to the reports)
+            pcs = [
+                str(pk)
+                for pk in ProfessionalCorporation.objects.filter(tenant=ctx.tenant).values_list(
+                    "pk", flat=True
+                )
+            ]
     if not rule_ids:
         return None
     run = _create(
@@ -125,10 +145,11 @@ def audit_after_change(
         trigger=AuditRun.Trigger.CHANGE,
         key=_task_key(self),
         rule_ids=rule_ids,
-        pc_ids=[uuid.UUID(str(pc_id))],
+        pc_ids=[uuid.UUID(str(pk)) for pk in dict.fromkeys(pcs)],
         change_label=model_label,
     )
-    return _finished(engine.execute_run(ctx.tenant, run.pk))
+    changed = [str(uuid.UUID(str(pk))) for pk in object_ids] if object_ids is not None else None
+    return _finished(engine.execute_run(ctx.tenant, run.pk, changed=changed))
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -72,11 +72,16 @@ def run(
     *,
     today: dt.date | None = None,
     pc_ids: tuple[Any, ...] | None = None,
+    object_ids: tuple[Any, ...] | None = None,
     **params: Decimal,
 ) -> list[dict[str, Any]]:
     item = REGISTRY.get(rule_id)
     given = RuleInput(
-        tenant_id=tenant.pk, today=today or TODAY, params=item.defaults() | params, pc_ids=pc_ids
+        tenant_id=tenant.pk,
+        today=today or TODAY,
+        params=item.defaults() | params,
+        pc_ids=pc_ids,
+        object_ids=object_ids,
     )
     return list(item.query(given))
 
@@ -1205,6 +1210,22 @@ def test_demo_pc_scoped_runs_report_exactly_that_pcs_findings(demo: Tenant) -> N
             everything = sorted(run(rule_id, demo), key=finding)
             scoped = sorted(run(rule_id, demo, pc_ids=(pc.pk,)), key=finding)
             assert scoped == [h for h in everything if h["pc_id"] == pc.pk], (rule_id, pc.legal_name)
+
+
+def test_demo_object_narrowed_runs_report_exactly_those_objects_findings(demo: Tenant) -> None:
+    """A rule that narrows change runs by object (Rule.narrows) honours RuleInput.object_ids: its
+    hits about the objects named, each as a full run reports it, and nothing about any other."""
+    narrowing = [rule_id for rule_id in BUSINESS_RULES if REGISTRY.get(rule_id).narrows]
+    assert {"LIC-001", "LIC-002", "LIC-003", "SEP-002"} <= set(narrowing)
+    planted = 0
+    for rule_id in narrowing:
+        everything = sorted(run(rule_id, demo), key=finding)
+        assert run(rule_id, demo, object_ids=()) == [], rule_id
+        for row in everything:
+            planted += 1
+            scoped = sorted(run(rule_id, demo, object_ids=(row["object_id"],)), key=finding)
+            assert scoped == [h for h in everything if h["object_id"] == row["object_id"]], rule_id
+    assert planted  # the demo plants lapsed and expiring credentials
 
 
 def test_demo_rules_run_as_the_business_role_with_the_same_hits(demo: Tenant, as_ctx: ActAs) -> None:

@@ -55,11 +55,20 @@ def today() -> dt.date:
 
 
 def run(
-    rule_id: str, tenant: Any, *, on: dt.date | None = None, pc_ids: Any = None, **params: int
+    rule_id: str,
+    tenant: Any,
+    *,
+    on: dt.date | None = None,
+    pc_ids: Any = None,
+    object_ids: Any = None,
+    **params: int,
 ) -> list[dict[str, Any]]:
     rule = REGISTRY.get(rule_id)
     values = rule.defaults() | {name: Decimal(value) for name, value in params.items()}
-    return list(rule.query(RuleInput(tenant_id=tenant.pk, today=on or today(), params=values, pc_ids=pc_ids)))
+    given = RuleInput(
+        tenant_id=tenant.pk, today=on or today(), params=values, pc_ids=pc_ids, object_ids=object_ids
+    )
+    return list(rule.query(given))
 
 
 def hits(rule_id: str, world: World, **kwargs: Any) -> set[tuple[str, Any]]:
@@ -254,6 +263,25 @@ def test_rules_read_only_their_tenant(clinic: World, domain_b: World) -> None:
     assert len(run("CHT-001", domain_b.tenant)) == 2
     for rule_id in CLINICAL_RULES:
         assert run(rule_id, clinic.tenant) == [], rule_id
+
+
+def test_object_narrowed_runs_report_exactly_those_objects_hits(clinic: World) -> None:
+    """A rule that narrows change runs by object (Rule.narrows) honours RuleInput.object_ids."""
+    t0, t1 = treatment(clinic, 0), treatment(clinic, 1)
+    update(t0, notes="")  # CHT-001
+    update(t1, performer=new_provider(clinic, L.LVN, 1))  # DEL-001 (and the rules on delegation)
+    update(clinic.objs[GoodFaithExam][0], examiner=provider(clinic, L.RN))  # GFE-001 on t0
+    narrowing = sorted(r.id for r in REGISTRY.rules.values() if r.side == Side.CLINICAL and r.narrows)
+    assert {"CHT-001", "CON-001", "DEL-001", "DEL-002", "DEL-003", "GFE-001"} <= set(narrowing)
+    planted = 0
+    for rule_id in narrowing:
+        everything = run(rule_id, clinic.tenant)
+        assert run(rule_id, clinic.tenant, object_ids=()) == [], rule_id
+        for t in (t0, t1):
+            mine = [h for h in everything if h["object_id"] == t.pk]
+            planted += len(mine)
+            assert run(rule_id, clinic.tenant, object_ids=(t.pk,)) == mine, rule_id
+    assert planted >= 3
 
 
 # --- DEL-002 protocol in force ----------------------------------------------------------------------

@@ -58,7 +58,19 @@ from django.db.models.functions import (
     TruncMonth,
 )
 
-from compliance.registry import RuleInput, Severity, Threshold, for_pcs, hits, months_before, rule, whole
+from compliance.registry import (
+    DayStartAfter,
+    RuleInput,
+    Severity,
+    Threshold,
+    for_objects,
+    for_pcs,
+    hits,
+    months_before,
+    rule,
+    start_of,
+    whole,
+)
 from management.models import (
     Appointment,
     BankAccount,
@@ -1013,10 +1025,13 @@ def shared_or_missing_accounts(q: RuleInput) -> QuerySet[Any]:
     statement="Patient payments for medical services are deposited to an account of the PC serving the "
     "location, not the MSO's (retail sales may be the MSO's).",
     triggers=("management.PatientPayment", "management.BankAccount"),
+    narrows={"management.PatientPayment": "pk"},
 )
 def clinical_revenue_outside_pc(q: RuleInput) -> QuerySet[Any]:
     payments = for_pcs(
-        PatientPayment.objects.filter(tenant_id=q.tenant_id, kind=PatientPayment.Kind.MEDICAL_SERVICE),
+        for_objects(
+            PatientPayment.objects.filter(tenant_id=q.tenant_id, kind=PatientPayment.Kind.MEDICAL_SERVICE), q
+        ),
         q,
         "location__pc",
     ).filter(Q(deposited_to__pc__isnull=True) | ~Q(deposited_to__pc=F("location__pc")))
@@ -1095,6 +1110,9 @@ def license_lapsed_on(provider: str, on: Any) -> Q:
     statement="Every clinician who saw patients or is scheduled holds an active licence on that date "
     "(treatments themselves are clinical records: the business side reads the schedule).",
     triggers=("management.Provider", "management.Appointment"),
+    # Not by appointment: a day's appointments name nearly every provider, and with the
+    # (provider_id, starts_at) index the whole rule costs less than mapping them (re-checked by PC).
+    narrows={"management.Provider": "pk"},
 )
 def unlicensed_on_schedule(q: RuleInput) -> QuerySet[Any]:
     visits = (
@@ -1102,13 +1120,14 @@ def unlicensed_on_schedule(q: RuleInput) -> QuerySet[Any]:
         .annotate(on=TruncDate("starts_at"))
         .order_by("starts_at")
     )
-    # Past the expiry date, or (a status or state problem has no date) from today on.
-    after_expiry = visits.filter(on__gt=OuterRef("license_expires_on"))
-    from_today = visits.filter(on__gte=q.today)
+    # Past the expiry date, or (a status or state problem has no date) from today on. Local days
+    # are compared as the instants they begin: an index range on (provider, starts_at) per provider.
+    after_expiry = visits.filter(starts_at__gte=DayStartAfter(OuterRef("license_expires_on")))
+    from_today = visits.filter(starts_at__gte=start_of(q.today))
     by_status = ~Q(license_status__in=ACTIVE_LICENSE) | ~Q(license_state=F("pc__state"))
-    providers = for_pcs(Provider.objects.filter(tenant_id=q.tenant_id, active=True), q).filter(
-        (Q(license_expires_on__lt=q.today) & Exists(after_expiry)) | (by_status & Exists(from_today))
-    )
+    providers = for_pcs(
+        for_objects(Provider.objects.filter(tenant_id=q.tenant_id, active=True), q), q
+    ).filter((Q(license_expires_on__lt=q.today) & Exists(after_expiry)) | (by_status & Exists(from_today)))
     return hits(
         providers,
         Provider,
@@ -1156,12 +1175,13 @@ CREDENTIALS = (  # (discriminator, expiry field, what else the provider must hol
         threshold("high_days", "30", "days", "High severity from this many days before expiry.", "7", "60"),
     ),
     triggers=("management.Provider",),
+    narrows={"management.Provider": "pk"},
 )
 def credential_expiring(q: RuleInput) -> QuerySet[Any]:
     def within(name: str) -> dt.date:
         return q.today + dt.timedelta(days=whole(q, name))
 
-    providers = for_pcs(Provider.objects.filter(tenant_id=q.tenant_id, active=True), q)
+    providers = for_pcs(for_objects(Provider.objects.filter(tenant_id=q.tenant_id, active=True), q), q)
     parts = []
     for credential, field, held in CREDENTIALS:
         expiring = providers.filter(
@@ -1200,12 +1220,17 @@ def credential_expiring(q: RuleInput) -> QuerySet[Any]:
     statement="A future appointment is booked with a provider whose licence will be lapsed (or is not "
     "active) on that day.",
     triggers=("management.Appointment", "management.Provider"),
+    narrows={"management.Appointment": "pk"},
 )
 def booked_while_lapsed(q: RuleInput) -> QuerySet[Any]:
     appointments = (
-        for_pcs(Appointment.objects.filter(tenant_id=q.tenant_id, status__in=UPCOMING), q, "location__pc")
+        for_pcs(
+            for_objects(Appointment.objects.filter(tenant_id=q.tenant_id, status__in=UPCOMING), q),
+            q,
+            "location__pc",
+        )
+        .filter(starts_at__gte=start_of(q.today))
         .alias(on=TruncDate("starts_at"))
-        .filter(on__gte=q.today)
         .filter(license_lapsed_on("provider__", F("on")))
     )
     return hits(

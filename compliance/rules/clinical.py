@@ -28,6 +28,7 @@ from django.db.models import (
     Func,
     IntegerField,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -35,7 +36,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest, JSONObject, TruncDate
+from django.db.models.functions import Coalesce, Greatest, JSONObject, Least, TruncDate
 from django.utils import timezone
 
 from clinical.models import (
@@ -51,8 +52,19 @@ from clinical.models import (
     TreatmentPhoto,
     TreatmentProduct,
 )
-from compliance.registry import RuleInput, Severity, Threshold, for_pcs, hit, hits, months_before, rule, whole
-from management.models import Decision, ProfessionalCorporation, Provider
+from compliance.registry import (
+    RuleInput,
+    Severity,
+    Threshold,
+    for_objects,
+    for_pcs,
+    hit,
+    hits,
+    months_before,
+    rule,
+    whole,
+)
+from management.models import Decision, Location, ProfessionalCorporation, Provider
 from management.procedures import (
     LASER_PROCEDURES,
     MEDICAL_PROCEDURES,
@@ -101,6 +113,15 @@ class YearMonth(Func):
     output_field = CharField()
 
 
+class Has(Func):
+    """``value = ANY(array)``: the array holds the value (``array @> ARRAY[value]`` builds an array for
+    every comparison, which the exam and protocol anti-joins make per treatment and candidate)."""
+
+    arg_joiner = " = ANY("
+    template = "(%(expressions)s))"
+    output_field = BooleanField()
+
+
 class TextArray(Func):
     """``array_remove(ARRAY[...], NULL)``: the non-null texts among the expressions."""
 
@@ -113,10 +134,26 @@ def _start_of(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
+# A changed treatment is the object of its own findings (change runs re-check those treatments alone).
+BY_TREATMENT = {"clinical.Treatment": "pk"}
+
+
 def _treatments(q: RuleInput) -> QuerySet[Any]:
-    """The tenant's treatments (of the PCs asked about), each with its local date as ``day``."""
-    qs = for_pcs(Treatment.objects.filter(tenant_id=q.tenant_id), q, "chart__pc_id")
+    """The tenant's treatments (of the PCs or the treatments asked about), each with its local date as
+    ``day``. A rule reading it narrows by treatment: ``narrows=BY_TREATMENT``.
+
+    The PC scope is ``chart_id IN (the PCs' charts)``: no join to the chart table in ``FROM``."""
+    qs = for_objects(Treatment.objects.filter(tenant_id=q.tenant_id), q)
+    if q.pc_ids is not None:
+        charts = PatientChart.objects.filter(tenant_id=q.tenant_id, pc_id__in=q.pc_ids)
+        qs = qs.filter(chart_id__in=charts.values("pk"))
     return qs.annotate(day=TruncDate("performed_at"))
+
+
+def _column(model: type[Any], pk: str, field: str) -> Subquery:
+    """`field` of the `model` row whose key is the outer row's `pk` column, as a scalar subquery:
+    evaluated for the hits only, where a join would put the table in every row's ``FROM``."""
+    return Subquery(model.objects.filter(pk=OuterRef(pk)).order_by().values(field)[:1])
 
 
 def _scope_rules(q: RuleInput, license_type: str = "performer__license_type") -> QuerySet[Any]:
@@ -144,15 +181,15 @@ def _treatment_hits(qs: QuerySet[Any], evidence: dict[str, Any]) -> QuerySet[Any
     return hits(
         qs,
         Treatment,
-        pc=F("chart__pc_id"),
+        pc=_column(PatientChart, "chart_id", "pc_id"),
         location=F("location_id"),
         evidence=JSONObject(
-            chart=F("chart__medical_record_number"),
+            chart=_column(PatientChart, "chart_id", "medical_record_number"),
             procedure=F("procedure"),
             performed_on=F("day"),
-            performer=F("performer__full_name"),
-            performer_license=F("performer__license_type"),
-            location=F("location__name"),
+            performer=_column(Provider, "performer_id", "full_name"),
+            performer_license=_column(Provider, "performer_id", "license_type"),
+            location=_column(Location, "location_id", "name"),
             **evidence,
         ),
     )
@@ -183,6 +220,7 @@ def _treatment_hits(qs: QuerySet[Any], evidence: dict[str, Any]) -> QuerySet[Any
         ),
     ),
     triggers=("clinical.Treatment", "clinical.GoodFaithExam", "clinical.ProcedureScopeRule"),
+    narrows=BY_TREATMENT,
 )
 def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
     # Every medical procedure needs the exam unless the tenant's scope table says otherwise.
@@ -191,16 +229,18 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
     ) | Exists(_scope_rules(q).filter(requires_good_faith_exam=True))
     exams = GoodFaithExam.objects.filter(tenant_id=q.tenant_id, chart_id=OuterRef("chart_id"))
     qualifying = (
-        exams.filter(
-            examiner__license_type__in=EXAMINER_LICENSES,
-            examined_on__lte=OuterRef("day"),
-            valid_until__gte=OuterRef("day"),
-            approved_procedures__contains=[OuterRef("procedure")],
-        )
+        exams.filter(examiner__license_type__in=EXAMINER_LICENSES, examined_on__lte=OuterRef("day"))
+        .filter(Has(OuterRef("procedure"), F("approved_procedures")))
         .filter(Q(via_telehealth=False) | Q(telehealth_consent=True))
         .exclude(medical_indication__regex=r"^\s*$")
-        .annotate(window_ends=AddMonths(F("examined_on"), Value(whole(q, "validity_months"))))
-        .filter(window_ends__gte=OuterRef("day"))
+        # Valid until the earlier of its own date and the validity window (both are NOT NULL): one
+        # comparison with the treatment's local date per exam instead of two.
+        .annotate(
+            covers_until=Least(
+                F("valid_until"), AddMonths(F("examined_on"), Value(whole(q, "validity_months")))
+            )
+        )
+        .filter(covers_until__gte=OuterRef("day"))
     )
     latest = exams.filter(examined_on__lte=OuterRef("day")).order_by("-examined_on")
     return _treatment_hits(
@@ -234,14 +274,14 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
         "clinical.ProtocolSupervisee",
         "clinical.ProcedureScopeRule",
     ),
+    narrows=BY_TREATMENT,
 )
 def delegated_treatments_without_protocol(q: RuleInput) -> QuerySet[Any]:
     naming = ProtocolSupervisee.objects.filter(
         tenant_id=q.tenant_id,
         provider_id=OuterRef("performer_id"),
         protocol__pc_id=OuterRef("chart__pc_id"),
-        protocol__procedures__contains=[OuterRef("procedure")],
-    )
+    ).filter(Has(OuterRef("procedure"), F("protocol__procedures")))
     in_force = naming.filter(
         signed_at__lte=OuterRef("performed_at"),
         protocol__supervisor_signed_at__lte=OuterRef("performed_at"),
@@ -286,6 +326,7 @@ def delegated_treatments_without_protocol(q: RuleInput) -> QuerySet[Any]:
         ),
     ),
     triggers=("clinical.Treatment", "clinical.TreatmentProduct"),
+    narrows={**BY_TREATMENT, "clinical.TreatmentProduct": "treatment_id"},
 )
 def treatments_not_charted_in_time(q: RuleInput) -> QuerySet[Any]:
     hours = whole(q, "charting_hours")
@@ -293,31 +334,35 @@ def treatments_not_charted_in_time(q: RuleInput) -> QuerySet[Any]:
         tenant_id=q.tenant_id, treatment_id=OuterRef("pk")
     ).exclude(Q(product_name__regex=r"^\s*$") | Q(lot_number__regex=r"^\s*$"))
     needs_product = Q(procedure__in=PRODUCT_PROCEDURES)
-    qs = (
-        _treatments(q)
-        .annotate(deadline=AddHours(F("performed_at"), Value(hours)))
-        .annotate(
-            notes_recorded=ExpressionWrapper(~Q(notes__regex=r"^\s*$"), output_field=BooleanField()),
-            charted_in_time=Case(When(charted_at__lte=F("deadline"), then=Value(True)), default=Value(False)),
-            product_and_lot_recorded=Case(
-                When(needs_product & ~Exists(product_and_lot), then=Value(False)), default=Value(True)
-            ),
-        )
+    # Judged once the deadline passed before the audit's day began (no finding for work in progress):
+    # performed before that instant minus the hours (a range on the column, no per-row arithmetic).
+    judged = _treatments(q).filter(performed_at__lt=_start_of(q.today) - dt.timedelta(hours=hours))
+    late_or_empty = (
+        Q(charted_at__isnull=True)
+        | Q(charted_at__gt=AddHours(F("performed_at"), Value(hours)))
+        | Q(notes__regex=r"^\s*$")
     )
-    # Judged once the deadline passed before the audit's day began (no finding for work in progress).
-    return _treatment_hits(
-        qs.filter(deadline__lt=_start_of(q.today)).filter(
-            Q(charted_in_time=False) | Q(notes_recorded=False) | Q(product_and_lot_recorded=False)
+    evidence = {
+        "performed_at": F("performed_at"),
+        "charted_at": F("charted_at"),
+        "deadline": AddHours(F("performed_at"), Value(hours)),
+        "charted_in_time": Case(
+            When(charted_at__lte=AddHours(F("performed_at"), Value(hours)), then=Value(True)),
+            default=Value(False),
         ),
-        {
-            "performed_at": F("performed_at"),
-            "charted_at": F("charted_at"),
-            "deadline": F("deadline"),
-            "charted_in_time": F("charted_in_time"),
-            "notes_recorded": F("notes_recorded"),
-            "product_and_lot_recorded": F("product_and_lot_recorded"),
-            "hours": Value(hours),
-        },
+        "notes_recorded": ExpressionWrapper(~Q(notes__regex=r"^\s*$"), output_field=BooleanField()),
+        "product_and_lot_recorded": Case(
+            When(needs_product & ~Exists(product_and_lot), then=Value(False)), default=Value(True)
+        ),
+        "hours": Value(hours),
+    }
+    # Two parts: late or empty charts; the rest, when a product or its lot is missing. The second is a
+    # top-level NOT EXISTS, which PostgreSQL runs as one anti-join instead of a probe per treatment.
+    return _treatment_hits(judged.filter(late_or_empty), evidence).union(
+        _treatment_hits(
+            judged.exclude(late_or_empty).filter(needs_product).filter(~Exists(product_and_lot)), evidence
+        ),
+        all=True,
     )
 
 
@@ -338,6 +383,7 @@ def treatments_not_charted_in_time(q: RuleInput) -> QuerySet[Any]:
         "scope table; LVN injections default to not allowed) and the license is of that state."
     ),
     triggers=("clinical.Treatment", "clinical.ProcedureScopeRule"),
+    narrows=BY_TREATMENT,
 )
 def treatments_outside_scope(q: RuleInput) -> QuerySet[Any]:
     scope = _scope_rules(q)
@@ -367,6 +413,7 @@ def treatments_outside_scope(q: RuleInput) -> QuerySet[Any]:
         "treatment's state on the treatment date (not on probation) and may perform that procedure."
     ),
     triggers=("clinical.Treatment", "clinical.ProcedureScopeRule", "management.Provider"),
+    narrows=BY_TREATMENT,
 )
 def treatments_with_unqualified_supervisor(q: RuleInput) -> QuerySet[Any]:
     may_supervise = (
@@ -572,6 +619,7 @@ def laser_protocols_incomplete_or_stale(q: RuleInput) -> QuerySet[Any]:
         "PC for that procedure that a physician had approved and that was current when signed."
     ),
     triggers=("clinical.Treatment", "clinical.SignedConsent", "clinical.ConsentFormVersion"),
+    narrows=BY_TREATMENT,
 )
 def treatments_without_consent(q: RuleInput) -> QuerySet[Any]:
     valid = SignedConsent.objects.filter(
@@ -586,11 +634,11 @@ def treatments_without_consent(q: RuleInput) -> QuerySet[Any]:
     return _treatment_hits(
         _treatments(q).exclude(procedure=Procedure.CONSULTATION).filter(~Exists(valid)),
         {
-            "consent_signed_at": F("consent__signed_at"),
-            "consent_form": F("consent__form_version__title"),
-            "consent_form_version": F("consent__form_version__number"),
-            "consent_form_procedure": F("consent__form_version__procedure"),
-            "consent_form_superseded_at": F("consent__form_version__superseded_at"),
+            "consent_signed_at": _column(SignedConsent, "consent_id", "signed_at"),
+            "consent_form": _column(SignedConsent, "consent_id", "form_version__title"),
+            "consent_form_version": _column(SignedConsent, "consent_id", "form_version__number"),
+            "consent_form_procedure": _column(SignedConsent, "consent_id", "form_version__procedure"),
+            "consent_form_superseded_at": _column(SignedConsent, "consent_id", "form_version__superseded_at"),
         },
     )
 
@@ -606,6 +654,7 @@ def treatments_without_consent(q: RuleInput) -> QuerySet[Any]:
         "not revoked and not expired."
     ),
     triggers=("clinical.TreatmentPhoto", "clinical.PhotoAuthorization"),
+    narrows={"clinical.TreatmentPhoto": "pk"},
 )
 def photos_used_without_authorization(q: RuleInput) -> QuerySet[Any]:
     authorized = (
@@ -616,7 +665,7 @@ def photos_used_without_authorization(q: RuleInput) -> QuerySet[Any]:
         .filter(Q(expires_on__isnull=True) | Q(expires_on__gte=q.today))
     )
     qs = for_pcs(
-        TreatmentPhoto.objects.filter(tenant_id=q.tenant_id, used_outside_chart=True),
+        for_objects(TreatmentPhoto.objects.filter(tenant_id=q.tenant_id, used_outside_chart=True), q),
         q,
         "treatment__chart__pc_id",
     )
@@ -698,10 +747,13 @@ def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
     return (
         treated.annotate(month=MonthOf(TruncDate("performed_at")))
         .alias(reviewed=Exists(reviewed))
-        .values("chart__pc_id", "chart__pc__legal_name", "month")
+        # Grouped by PC and month alone: the sort under the distinct counts carries nothing else, and
+        # the PC's name and the month's label are computed per group (aggregates are not grouped by).
+        .values("chart__pc_id", "month")
         .annotate(
             charts_treated=Count("chart_id", distinct=True),
             charts_reviewed=Count("chart_id", distinct=True, filter=Q(reviewed=True)),
+            pc_name=Min("chart__pc__legal_name"),  # one name per PC: an aggregate, not a sort key
         )
         .annotate(
             shortfall=ExpressionWrapper(
@@ -715,10 +767,10 @@ def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
                 ProfessionalCorporation,
                 object_id=F("chart__pc_id"),
                 pc=F("chart__pc_id"),
-                discriminator=YearMonth("month"),
+                discriminator=YearMonth(Min("month")),
                 evidence=JSONObject(
-                    pc=F("chart__pc__legal_name"),
-                    month=YearMonth("month"),
+                    pc=F("pc_name"),
+                    month=YearMonth(Min("month")),
                     charts_treated=F("charts_treated"),
                     charts_reviewed=F("charts_reviewed"),
                     min_review_percent=Value(percent),
