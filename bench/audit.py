@@ -18,8 +18,8 @@
    (median of 5, warm), summed per rule; prints audit / floor.
 4. Applies a day's changes (1% of treatments, appointments and invoices updated, 1% new ones with
    their payments) and times the change-triggered runs the engine supports
-   (``compliance.tasks.audit_after_change``: one run per PC and changed model), as a share of the
-   full run.
+   (``compliance.tasks.audit_after_change``: one run per changed model for the day's written rows,
+   narrowed to them by the rules that can), as a share of the full run.
 5. Prints per-rule times (``AuditRun.stats``), sorted, and the row counts of the generated tables.
 
 The data set is kept between runs of the same --scale only with --keep (the database is dropped at
@@ -1465,20 +1465,30 @@ def generated_tables() -> list[str]:
 # --- A day's changes --------------------------------------------------------------------------------
 
 
+@dataclass
+class Changed:
+    """The rows of one model a day's changes wrote, and their PCs."""
+
+    pc_ids: list[str] = field(default_factory=list)
+    object_ids: list[str] = field(default_factory=list)
+
+
 class DayChanges(Loader):
     """1 row in CHANGE_SHARE of treatments, appointments and invoices updated, as many new ones (the
-    new visits with their appointments and payments); records which PCs each changed model touched."""
+    new visits with their appointments and payments); records the rows each changed model wrote and
+    their PCs."""
 
     def change(self, label: str, model_label: str, dml: str, pcs: str) -> None:
-        """Run `dml` (ending in RETURNING) as CTE ``w``; `pcs` selects the PCs it touched from ``w``."""
+        """Run `dml` (ending in RETURNING) as CTE ``w``; `pcs` selects ``pc_id, object_id`` (a written
+        row and its PC) from ``w``."""
         began = time.perf_counter()
         self.cur.execute(
-            f"WITH w AS ({dml}), x AS (INSERT INTO b_changed SELECT DISTINCT '{model_label}', pc_id "
-            f"FROM ({pcs}) p) SELECT count(*) FROM w"
+            f"WITH w AS ({dml}), x AS (INSERT INTO b_changed SELECT '{model_label}', pc_id, object_id "
+            f"FROM ({pcs}) p(pc_id, object_id)) SELECT count(*) FROM w"
         )
         self.steps.append((label, int(self.cur.fetchone()[0]), time.perf_counter() - began))
 
-    def apply(self) -> dict[str, list[str]]:
+    def apply(self) -> dict[str, Changed]:
         from clinical.models import PatientChart, Treatment
         from management.models import (
             Appointment,
@@ -1506,13 +1516,13 @@ class DayChanges(Loader):
         with bulk_session() as cur:
             self.cur = cur
             cur.execute("DROP TABLE IF EXISTS b_changed, b_new_visit")
-            cur.execute("CREATE TEMP TABLE b_changed (label text, pc_id uuid)")
+            cur.execute("CREATE TEMP TABLE b_changed (label text, pc_id uuid, object_id uuid)")
             self.change(
                 "treatments updated",
                 "clinical.Treatment",
                 f"UPDATE {trt} t SET notes = t.notes || ' Follow-up call: doing well.' FROM {chart} c "
-                f"WHERE c.id = t.chart_id AND {picked} = 42 RETURNING c.pc_id",
-                "SELECT pc_id FROM w",
+                f"WHERE c.id = t.chart_id AND {picked} = 42 RETURNING t.id, c.pc_id",
+                "SELECT pc_id, id FROM w",
             )
             # Today's visits: treatments like 1% of the history, performed today, charted 2 h later.
             at = self.at(self.D, "480 + abs(hashtext(t.id::text)) % 600")
@@ -1526,8 +1536,8 @@ class DayChanges(Loader):
                 "clinical.Treatment",
                 f"INSERT INTO {trt} ({names(Treatment)}) "
                 f"SELECT {', '.join(values.get(c, 't.' + quoted(c)) for c in columns(Treatment))} "
-                f"FROM b_new_visit v JOIN {trt} t ON t.id = v.source_id RETURNING chart_id",
-                f"SELECT c.pc_id FROM w JOIN {chart} c ON c.id = w.chart_id",
+                f"FROM b_new_visit v JOIN {trt} t ON t.id = v.source_id RETURNING id, chart_id",
+                f"SELECT c.pc_id, w.id FROM w JOIN {chart} c ON c.id = w.chart_id",
             )
             self.change(
                 "appointments updated",
@@ -1535,8 +1545,8 @@ class DayChanges(Loader):
                 f"UPDATE {appt} a SET ends_at = a.ends_at + interval '15 minutes', "
                 f"status = CASE a.status WHEN 'booked' THEN 'confirmed' ELSE a.status END FROM {loc} l "
                 f"WHERE l.id = a.location_id AND abs(hashtext(a.id::text)) % {CHANGE_SHARE} = 42 "
-                "RETURNING l.pc_id",
-                "SELECT pc_id FROM w",
+                "RETURNING a.id, l.pc_id",
+                "SELECT pc_id, id FROM w",
             )
             values = {
                 "id": "v.id",
@@ -1554,8 +1564,8 @@ class DayChanges(Loader):
                 "management.Appointment",
                 f"INSERT INTO {appt} ({names(Appointment)}) "
                 f"SELECT {', '.join(values[c] for c in columns(Appointment))} FROM b_new_visit v "
-                f"JOIN {trt} t ON t.id = v.id JOIN {chart} c ON c.id = t.chart_id RETURNING location_id",
-                f"SELECT l.pc_id FROM w JOIN {loc} l ON l.id = w.location_id",
+                f"JOIN {trt} t ON t.id = v.id JOIN {chart} c ON c.id = t.chart_id RETURNING id, location_id",
+                f"SELECT l.pc_id, w.id FROM w JOIN {loc} l ON l.id = w.location_id",
             )
             values = {
                 "id": "gen_random_uuid()",
@@ -1578,8 +1588,8 @@ class DayChanges(Loader):
                 f"JOIN {appt} a ON a.id = v.id JOIN {loc} l ON l.id = a.location_id "
                 f"JOIN LATERAL (SELECT b.id FROM {account} b WHERE b.pc_id = l.pc_id "
                 "AND b.purpose = 'patient_deposits' LIMIT 1) acct ON true "
-                "WHERE abs(hashtext(v.id::text)) % 2 = 0 RETURNING location_id",
-                f"SELECT l.pc_id FROM w JOIN {loc} l ON l.id = w.location_id",
+                "WHERE abs(hashtext(v.id::text)) % 2 = 0 RETURNING id, location_id",
+                f"SELECT l.pc_id, w.id FROM w JOIN {loc} l ON l.id = w.location_id",
             )
             cur.execute(f"SELECT count(*) FROM {inv} WHERE tenant_id = '{self.tenant_id}'")
             invoices = max(1, math.ceil(cur.fetchone()[0] / CHANGE_SHARE))
@@ -1588,8 +1598,8 @@ class DayChanges(Loader):
                 "management.ManagementFeeInvoice",
                 f"UPDATE {inv} i SET status = 'paid' FROM {msa} m WHERE m.id = i.msa_id AND i.id IN ("
                 f"SELECT id FROM {inv} WHERE status = 'issued' ORDER BY number LIMIT {invoices}) "
-                "RETURNING m.pc_id",
-                "SELECT pc_id FROM w",
+                "RETURNING i.id, m.pc_id",
+                "SELECT pc_id, id FROM w",
             )
             month = f"date_trunc('month', {self.D})::date"
             values = {
@@ -1611,13 +1621,15 @@ class DayChanges(Loader):
                 f"INSERT INTO {inv} ({names(ManagementFeeInvoice)}) "
                 f"SELECT {', '.join(values[c] for c in columns(ManagementFeeInvoice))} "
                 f"FROM (SELECT * FROM {msa} WHERE tenant_id = '{self.tenant_id}' AND end_date >= {self.D} "
-                f"ORDER BY title LIMIT {invoices}) m RETURNING msa_id",
-                f"SELECT m.pc_id FROM w JOIN {msa} m ON m.id = w.msa_id",
+                f"ORDER BY title LIMIT {invoices}) m RETURNING id, msa_id",
+                f"SELECT m.pc_id, w.id FROM w JOIN {msa} m ON m.id = w.msa_id",
             )
-            cur.execute("SELECT label, pc_id FROM b_changed GROUP BY label, pc_id ORDER BY label, pc_id")
-            touched: dict[str, list[str]] = {}
-            for label, pc_id in cur.fetchall():
-                touched.setdefault(label, []).append(str(pc_id))
+            cur.execute("SELECT label, pc_id, object_id FROM b_changed ORDER BY label, pc_id, object_id")
+            touched: dict[str, Changed] = {}
+            for label, pc_id, object_id in cur.fetchall():
+                changed = touched.setdefault(label, Changed())
+                changed.pc_ids = list(dict.fromkeys([*changed.pc_ids, str(pc_id)]))
+                changed.object_ids.append(str(object_id))
         return touched
 
 
@@ -1664,18 +1676,21 @@ def full_audit(tenant_id: str, label: str) -> Run:
     return read_run(summary["run_id"], label, seconds)
 
 
-def incremental(tenant_id: str, touched: dict[str, list[str]]) -> list[tuple[str, str, Run | None]]:
-    """One change-triggered run per (changed model, PC), as ``audit_after_change`` runs them."""
+def incremental(tenant_id: str, touched: dict[str, Changed]) -> list[tuple[str, int, Run | None]]:
+    """One change-triggered run per changed model for the day's batch of its written rows (their ids
+    and PCs), as ``audit_after_change`` runs it: (model, rows, run or None when no rule is triggered)."""
     from compliance.tasks import audit_after_change
 
     require_triggers_on()
-    out: list[tuple[str, str, Run | None]] = []
-    for label, pc_ids in touched.items():
-        for pc_id in pc_ids:
-            began = time.perf_counter()
-            summary = audit_after_change(tenant_id=tenant_id, pc_id=pc_id, model_label=label)
-            seconds = time.perf_counter() - began
-            out.append((label, pc_id, read_run(summary["run_id"], label, seconds) if summary else None))
+    out: list[tuple[str, int, Run | None]] = []
+    for label, changed in touched.items():
+        began = time.perf_counter()
+        summary = audit_after_change(
+            tenant_id=tenant_id, model_label=label, pc_ids=changed.pc_ids, object_ids=changed.object_ids
+        )
+        seconds = time.perf_counter() - began
+        run = read_run(summary["run_id"], label, seconds) if summary else None
+        out.append((label, len(changed.object_ids), run))
     return out
 
 
@@ -1811,7 +1826,7 @@ class Figures:
     runs: list[Run]
     floor: dict[str, tuple[float, int]]
     change_steps: list[tuple[str, int, float]]
-    change_runs: list[tuple[str, str, Run | None]]
+    change_runs: list[tuple[str, int, Run | None]]
     findings: dict[str, tuple[int, int]]
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -1906,8 +1921,9 @@ def report(f: Figures) -> None:
         inc_total += secs
         rules = sorted({rid for r in done for rid in r.rule_ids})
         worst = max((r.seconds for r in done), default=0.0)
+        rows = sum(n for lbl, n, _ in f.change_runs if lbl == label)
         print(
-            f"  {label:<33}{len(runs):>3} runs (one per PC) {secs:>8.2f} s, slowest {worst:.2f} s; "
+            f"  {label:<33}{len(done):>3} run(s) for {rows:,} rows {secs:>8.2f} s, slowest {worst:.2f} s; "
             f"rules {', '.join(rules) or 'none'}"
         )
     per_rule: dict[str, float] = {}
@@ -2023,7 +2039,7 @@ def benchmark(args: argparse.Namespace, db: Database) -> None:
     say("Applying a day's changes (not measured)")
     day = DayChanges(tenant_id, today)
     touched = day.apply()
-    say("Change-triggered runs: compliance.tasks.audit_after_change per (changed model, PC)")
+    say("Change-triggered runs: compliance.tasks.audit_after_change per changed model (the day's rows)")
     change_runs = incremental(tenant_id, touched)
     report(
         Figures(
