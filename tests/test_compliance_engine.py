@@ -632,6 +632,15 @@ def test_saving_an_msa_or_an_invoice_reaudits_that_pc_with_the_rules_it_triggers
     # No test rule is triggered by invoices: that change created no run at all.
     assert AuditRun.objects.filter(tenant=world_a.tenant, trigger="change").count() == 2
 
+    # An MSA moved to another PC: one run re-checks both, and the finding follows the MSA.
+    with as_ctx(admin), django_capture_on_commit_callbacks(execute=True) as queued:
+        agreement_services.msa_update(ctx=admin, msa=msa, pc=world_a.pcs[0], dispute_resolution_clause=False)
+    assert len(queued) == 1
+    moved = AuditRun.objects.filter(tenant=world_a.tenant, trigger="change").order_by("-created_at").first()
+    assert moved is not None and set(moved.pc_ids or []) == {world_a.pcs[0].pk, pc.pk}
+    finding.refresh_from_db()
+    assert (finding.status, finding.pc_id, finding.last_seen_run_id) == ("open", world_a.pcs[0].pk, moved.pk)
+
     # A redelivered change message (same task id) reuses its run.
     first = audit_after_change.apply(
         kwargs={"tenant_id": str(world_a.tenant.pk), "pc_id": str(pc.pk), "model_label": MSA_LABEL},

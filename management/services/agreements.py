@@ -136,11 +136,15 @@ def _reverts_on_refusal(kwarg: str) -> Callable[[F], F]:
 
 
 def _audit_after_commit(ctx: AccessContext, obj: models.Model, *pc_ids: Any) -> None:
-    """Once the write commits, re-run the compliance rules this model triggers for the PC(s)."""
-    for pc_id in dict.fromkeys(pc_ids):
-        enqueue_on_commit(
-            audit_after_change, tenant_id=str(ctx.tenant.pk), pc_id=str(pc_id), model_label=obj._meta.label
-        )
+    """Once the write commits, re-run the compliance rules this model triggers for the PC(s): one run
+    (an MSA moved to another PC re-checks both), narrowed to this object where a rule can be."""
+    enqueue_on_commit(
+        audit_after_change,
+        tenant_id=str(ctx.tenant.pk),
+        model_label=obj._meta.label,
+        pc_ids=[str(pc_id) for pc_id in dict.fromkeys(pc_ids)],
+        object_ids=[str(obj.pk)],
+    )
 
 
 def _require_new_ref(ctx: AccessContext, obj: models.Model, field: str, value: Any) -> None:
