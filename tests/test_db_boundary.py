@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import uuid
+
+import psycopg2
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
@@ -228,3 +232,44 @@ def test_app_schemas_exist_with_usage_only_for_the_roles_the_boundary_names() ->
         for role in boundary.RUNTIME_ROLES:
             usage = scalar(f"SELECT has_schema_privilege('{role}', '{schema}', 'USAGE')")
             assert usage is (role in grants), (schema, role)
+
+
+def test_two_databases_creating_the_roles_at_once_both_succeed() -> None:
+    """Roles are cluster-wide: two migrations on a fresh server (xdist workers) race to create them.
+
+    The first creates the role and has not committed; the second's CREATE ROLE waits on it, then
+    would fail on pg_authid's unique index. Both must end with the role created and granted.
+    """
+    role = f"mso_race_{uuid.uuid4().hex[:8]}"
+    sql = boundary.roles_sql([role])
+    params = connection.get_connection_params()
+    first, second = psycopg2.connect(**params), psycopg2.connect(**params)
+    errors: list[BaseException] = []
+
+    def create_after_first() -> None:
+        try:
+            with second, second.cursor() as cur:  # commits on leaving
+                cur.execute(sql)
+        except BaseException as exc:  # reported to the test's thread
+            errors.append(exc)
+
+    try:
+        with first.cursor() as cur:
+            cur.execute(sql)  # inside an open transaction: the role is not committed yet
+            racer = threading.Thread(target=create_after_first)
+            racer.start()
+            racer.join(timeout=1)
+            assert racer.is_alive(), "the second CREATE ROLE should wait for the first transaction"
+        first.commit()
+        racer.join(timeout=30)
+        assert not racer.is_alive() and errors == []
+        with first.cursor() as cur:
+            cur.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", [role])
+            assert cur.fetchone() == (True,)
+    finally:
+        first.rollback()
+        with first.cursor() as cur:
+            cur.execute(f"DROP ROLE IF EXISTS {role}")
+        first.commit()
+        first.close()
+        second.close()

@@ -6,6 +6,8 @@ created by ordinary migrations, so a fresh database gets the whole boundary from
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # Runtime roles. None of them can log in, own a table, or bypass RLS; the login/owner role is a
 # member of each so a request or task can ``SET LOCAL ROLE`` to the one its capacity allows.
 GATEWAY_ROLE = "mso_gateway"  # before a tenant is known: sessions, users, tenant and key lookup
@@ -77,16 +79,31 @@ EXTRA_POLICY: dict[str, str] = {
 # Tables whose writes are not themselves audited as row changes.
 UNAUDITED_TABLES = {"tenants_auditlogentry", "django_session"}
 
-ROLES_SQL = "\n".join(
-    f"""
+
+# Roles are cluster-wide: two databases migrated at once (pytest-xdist's workers on a fresh server)
+# both find a role missing and both create it; the second waits on the first's commit and then
+# fails on pg_authid's unique index (unique_violation), or finds it created (duplicate_object).
+# Either way the role exists, as wanted. Advisory locks would not serialize them: they are per
+# database.
+def roles_sql(roles: Iterable[str]) -> str:
+    """Create each role unless it exists, and grant it to the migrating user."""
+    return "\n".join(
+        f"""
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
     CREATE ROLE {role} NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT NOCREATEDB NOCREATEROLE;
   END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
-GRANT {role} TO CURRENT_USER;"""
-    for role in RUNTIME_ROLES
-)
+DO $$ BEGIN
+  GRANT {role} TO CURRENT_USER;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$;"""
+        for role in roles
+    )
+
+
+ROLES_SQL = roles_sql(RUNTIME_ROLES)
 
 # Every write to a tenant-owned table is logged by the database, so bulk and raw SQL writes cannot
 # skip the audit trail. SECURITY DEFINER: runtime roles may insert into the log only through here
