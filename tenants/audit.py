@@ -16,6 +16,11 @@ from tenants.access import AccessContext
 from tenants.models import AuditLogEntry
 
 
+def _object_type(obj: models.Model) -> str:
+    """How the log names a record's table: "schema.table" (as the row-write trigger does)."""
+    return obj._meta.db_table.replace('"', "")
+
+
 def record(
     ctx: AccessContext | None,
     action: str,
@@ -28,9 +33,9 @@ def record(
     client_ip: str | None = None,
     via: str | None = None,
 ) -> None:
-    """Append one entry: reads of clinical records, logins, decisions that are not row writes."""
+    """Append one entry: logins, decisions that are not row writes (reads: record_clinical_reads)."""
     if obj is not None:
-        object_type = object_type or obj._meta.db_table.replace('"', "")
+        object_type = object_type or _object_type(obj)
         object_id = object_id or str(obj.pk)
     AuditLogEntry.objects.create(
         tenant=ctx.tenant if ctx else None,
@@ -54,7 +59,7 @@ def _read_entries(ctx: AccessContext, objects: Iterable[models.Model]) -> list[A
     """
     by_type: dict[str, dict[str, None]] = {}
     for o in objects:
-        by_type.setdefault(o._meta.db_table.replace('"', ""), {})[str(o.pk)] = None
+        by_type.setdefault(_object_type(o), {})[str(o.pk)] = None
     return [
         AuditLogEntry(
             tenant=ctx.tenant,

@@ -37,9 +37,7 @@ M = TypeVar("M", bound=models.Model)
 
 def log_reads(ctx: AccessContext, records: Iterable[Any]) -> None:
     """Log every clinical record shown (nothing when nothing is shown); see tenants.audit."""
-    rows = list(records)
-    if rows:
-        record_clinical_reads(ctx, rows)
+    record_clinical_reads(ctx, records)
 
 
 def get_in(qs: QuerySet[M], ctx: AccessContext, pk: Any, action: str = VIEW) -> M:

@@ -37,7 +37,6 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Greatest, JSONObject, Least, TruncDate
-from django.utils import timezone
 
 from clinical.models import (
     ChartReview,
@@ -62,6 +61,7 @@ from compliance.registry import (
     hits,
     months_before,
     rule,
+    start_of,
     whole,
 )
 from management.models import Decision, Location, ProfessionalCorporation, Provider
@@ -127,11 +127,6 @@ class TextArray(Func):
 
     template = "array_remove(ARRAY[%(expressions)s]::text[], NULL)"
     output_field = ArrayField(CharField())
-
-
-def _start_of(day: dt.date) -> dt.datetime:
-    """Midnight starting `day` in the active time zone (the audit's cut-off for deadlines)."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 
 # A changed treatment is the object of its own findings (change runs re-check those treatments alone).
@@ -336,7 +331,7 @@ def treatments_not_charted_in_time(q: RuleInput) -> QuerySet[Any]:
     needs_product = Q(procedure__in=PRODUCT_PROCEDURES)
     # Judged once the deadline passed before the audit's day began (no finding for work in progress):
     # performed before that instant minus the hours (a range on the column, no per-row arithmetic).
-    judged = _treatments(q).filter(performed_at__lt=_start_of(q.today) - dt.timedelta(hours=hours))
+    judged = _treatments(q).filter(performed_at__lt=start_of(q.today) - dt.timedelta(hours=hours))
     late_or_empty = (
         Q(charted_at__isnull=True)
         | Q(charted_at__gt=AddHours(F("performed_at"), Value(hours)))
@@ -477,7 +472,7 @@ def treatments_with_unqualified_supervisor(q: RuleInput) -> QuerySet[Any]:
     triggers=("clinical.Protocol", "clinical.ProtocolSupervisee", "management.Provider"),
 )
 def supervision_over_limits(q: RuleInput) -> QuerySet[Any]:
-    signed_by = _start_of(q.today + dt.timedelta(days=1))
+    signed_by = start_of(q.today + dt.timedelta(days=1))
     in_force = ProtocolSupervisee.objects.filter(
         tenant_id=q.tenant_id,
         provider__active=True,
@@ -739,7 +734,7 @@ def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
     # Completed months only: the current one is still being reviewed.
     treated = for_pcs(
         Treatment.objects.filter(
-            tenant_id=q.tenant_id, performed_at__gte=_start_of(first), performed_at__lt=_start_of(this_month)
+            tenant_id=q.tenant_id, performed_at__gte=start_of(first), performed_at__lt=start_of(this_month)
         ),
         q,
         "chart__pc_id",
