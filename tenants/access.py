@@ -13,6 +13,8 @@ Every view, API viewset and task reaches tenant data through an ``AccessContext`
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,18 +50,28 @@ class AccessContext:
         return cls(membership.tenant, membership, membership.capacity_spec, via=via, client_ip=client_ip)
 
 
-def _set_locals(role: str | None, settings: dict[str, str | None]) -> None:
-    """The transaction's role and app.* settings in one round trip (all LOCAL: gone at commit/rollback).
+def _locals_sql(role: str | None, settings: dict[str, str | None]) -> tuple[str, list[str]]:
+    """The statement setting the transaction's role and app.* settings (all LOCAL: gone at commit).
 
     set_config('role', r, true) is SET LOCAL ROLE r (same membership check); a request used to
     spend one round trip per setting, up to 20 per API request (bench/README.md).
     """
     pairs = ([("role", role)] if role else []) + [(name, value or "") for name, value in settings.items()]
+    sql = "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(pairs))
+    return sql, [item for pair in pairs for item in pair]
+
+
+def _set_locals(role: str | None, settings: dict[str, str | None]) -> None:
     with connection.cursor() as cur:
-        cur.execute(
-            "SELECT " + ", ".join(["set_config(%s, %s, true)"] * len(pairs)),
-            [item for pair in pairs for item in pair],
-        )
+        cur.execute(*_locals_sql(role, settings))
+
+
+def _gateway_settings(user_id: Any, api_key_hash: str | None, tenant_id: Any) -> dict[str, str | None]:
+    return {
+        "app.tenant_id": str(tenant_id) if tenant_id else None,
+        "app.user_id": str(user_id) if user_id else None,
+        "app.api_key_hash": api_key_hash,
+    }
 
 
 def enter_gateway(*, user_id: Any = None, api_key_hash: str | None = None, tenant_id: Any = None) -> None:
@@ -70,14 +82,49 @@ def enter_gateway(*, user_id: Any = None, api_key_hash: str | None = None, tenan
     """
     if not connection.in_atomic_block:
         raise RuntimeError("enter_gateway() needs a transaction: SET LOCAL would be a no-op")
-    _set_locals(
-        boundary.GATEWAY_ROLE,
-        {
-            "app.tenant_id": str(tenant_id) if tenant_id else None,
-            "app.user_id": str(user_id) if user_id else None,
-            "app.api_key_hash": api_key_hash,
-        },
+    _set_locals(boundary.GATEWAY_ROLE, _gateway_settings(user_id, api_key_hash, tenant_id))
+
+
+@contextmanager
+def gateway_for_api_key(api_key_hash: str) -> Iterator[None]:
+    """The gateway presenting an API key's hash, then the tenant that key names, sent in the same
+    round trip as the first statement inside (the key's lookup).
+
+    The same two steps as ``enter_gateway(api_key_hash=h)`` and then ``enter_gateway(api_key_hash=h,
+    tenant_id=<the key's tenant>)``: row-level security shows the gateway only the key row with that
+    hash, and then the memberships of the one tenant that row names (none when no key has the
+    hash). Sent ahead of the lookup they are one round trip instead of three (bench/README.md).
+    """
+    from tenants.models import ApiKey
+
+    if not connection.in_atomic_block:
+        raise RuntimeError("gateway_for_api_key() needs a transaction: SET LOCAL would be a no-op")
+    first, params = _locals_sql(boundary.GATEWAY_ROLE, _gateway_settings(None, api_key_hash, None))
+    # Its own statement, after the first: the policy reads app.api_key_hash as set by then.
+    key_tenant = (
+        "SELECT set_config('app.tenant_id', COALESCE((SELECT k.tenant_id::text FROM "
+        f"{ApiKey._meta.db_table} k WHERE k.key_hash = %s), ''), true)"
     )
+    prefix, prefix_params = f"{first}; {key_tenant}; ", [*params, api_key_hash]
+    sent = False
+
+    def ahead(execute: Any, sql: str, sql_params: Any, many: bool, context: Any) -> Any:
+        nonlocal sent
+        if sent:
+            return execute(sql, sql_params, many, context)
+        if many:
+            raise RuntimeError("gateway_for_api_key(): the first statement inside must be a query")
+        sent = True
+        if sql_params is None:  # the statement had no placeholders: its % signs are literal
+            sql, sql_params = sql.replace("%", "%%"), ()
+        # psycopg2 sends the three statements as one query and returns the last one's rows.
+        return execute(prefix + sql, (*prefix_params, *sql_params), many, context)
+
+    with connection.execute_wrapper(ahead):
+        yield
+    if not sent:  # nothing was looked up inside: the settings are still promised
+        with connection.cursor() as cur:
+            cur.execute(prefix + "SELECT 1", prefix_params)
 
 
 def activate(ctx: AccessContext) -> None:
@@ -218,6 +265,7 @@ __all__ = [
     "activate",
     "check_still_visible",
     "enter_gateway",
+    "gateway_for_api_key",
     "get_for_action",
     "may",
     "reset_identity",

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
+from mso_platform.db import boundary
+from tenants.access import gateway_for_api_key
 from tenants.capacities import CAPACITIES
-from tenants.models import ApiKey, AuditLogEntry
-from tenants.services import api_key_revoke
+from tenants.models import ApiKey, AuditLogEntry, Membership
+from tenants.services import api_key_create, api_key_revoke
 from tests.api_matrix import CAPACITY_CODES, ENDPOINTS, call, client_for, ids_of, issue_keys
 from tests.worlds import World
 
@@ -214,3 +217,52 @@ def test_keys_endpoint_has_no_update_or_delete(world_a: World) -> None:
     assert client.delete(f"/api/v1/api-keys/{own.pk}/").status_code == 405
     own.refresh_from_db()
     assert own.name == "mso_admin key"
+
+
+# --- The key lookup: gateway settings sent in the lookup's round trip --------------------------------
+
+GATEWAY_STATE = (
+    "SELECT current_user, current_setting('app.api_key_hash', true), current_setting('app.tenant_id', true)"
+)
+
+
+def _gateway_state() -> tuple[str, str, str]:
+    with connection.cursor() as cur:
+        cur.execute(GATEWAY_STATE)
+        row = cur.fetchone()
+    assert row is not None
+    return row[0], row[1], row[2]
+
+
+def test_key_lookup_sees_only_the_presented_key_and_its_tenants_memberships(
+    world_a: World, world_b: World
+) -> None:
+    key, _ = api_key_create(ctx=world_a.ctx("clinician", via="api"), name="Lookup")
+    other, _ = api_key_create(ctx=world_b.ctx("clinician", via="api"), name="Other tenant")
+    with transaction.atomic():
+        with gateway_for_api_key(key.key_hash):
+            # One statement inside: it carries the settings, so they hold for this very query.
+            keys = list(ApiKey.objects.values_list("pk", flat=True))
+        assert keys == [key.pk]  # RLS: the one key with the presented hash, nothing of world_b
+        role, presented, tenant = _gateway_state()
+        assert (role, presented, tenant) == (boundary.GATEWAY_ROLE, key.key_hash, str(world_a.tenant.pk))
+        members = set(Membership.objects.values_list("tenant_id", flat=True))
+        assert members == {world_a.tenant.pk}
+        assert not Membership.objects.filter(pk=other.membership_id).exists()
+
+
+def test_unknown_hash_names_no_tenant_and_settings_hold_without_a_statement(world_a: World) -> None:
+    with transaction.atomic():
+        with gateway_for_api_key("0" * 64):
+            pass  # nothing looked up: the settings are applied on leaving the block
+        assert _gateway_state() == (boundary.GATEWAY_ROLE, "0" * 64, "")
+        assert not Membership.objects.exists()  # no tenant named: RLS shows no membership
+        assert not ApiKey.objects.exists()
+
+
+def test_key_lookup_carries_a_statement_with_literal_percent_signs(world_a: World) -> None:
+    key, _ = api_key_create(ctx=world_a.ctx("mso_admin", via="api"), name="100% sure")
+    with transaction.atomic():
+        with gateway_for_api_key(key.key_hash), connection.cursor() as cur:
+            cur.execute("SELECT name FROM tenants_apikey WHERE name LIKE '100%'")  # no parameters
+            assert cur.fetchall() == [("100% sure",)]

@@ -9,8 +9,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from tenants.access import AccessContext, activate, enter_gateway
-from tenants.models import ApiKey, Membership
+from tenants.access import AccessContext, activate, gateway_for_api_key
+from tenants.models import ApiKey
 
 KEYWORD = "Api-Key"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -40,22 +40,21 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if keyword != KEYWORD or not raw.strip():
             raise exceptions.AuthenticationFailed(f"Use the header 'Authorization: {KEYWORD} <key>'.")
         digest = ApiKey.hash_secret(raw.strip())
-        # The gateway role sees only the key row whose hash we present (RLS policy on app.api_key_hash).
-        enter_gateway(api_key_hash=digest)
-        key = ApiKey.objects.filter(key_hash=digest).first()
+        # The gateway role sees only the key row whose hash we present (RLS policy on app.api_key_hash),
+        # and then the memberships of the tenant that key names: its membership comes in the same query.
+        with gateway_for_api_key(digest):
+            key = (
+                ApiKey.objects.select_related("membership__tenant", "membership__user")
+                .filter(key_hash=digest)
+                .first()
+            )
         if key is None:
             raise exceptions.AuthenticationFailed("Unknown API key.")
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        # The key names its tenant. Only now may the gateway read that tenant's membership row: RLS
-        # hides every membership while app.tenant_id is unset, so joining it above found no key.
-        enter_gateway(api_key_hash=digest, tenant_id=key.tenant_id)
-        membership = (
-            Membership.objects.select_related("tenant", "user", "group").filter(pk=key.membership_id).first()
-        )
-        if membership is None or not membership.is_current() or not membership.user.is_active:
+        membership = key.membership
+        if not membership.is_current() or not membership.user.is_active:
             raise exceptions.AuthenticationFailed("The membership behind this API key is no longer active.")
-        key.membership = membership
         now = timezone.now()
         # A write (and a row lock held to commit) on every call would queue a key's requests behind
         # each other; "last used" to the minute is what a person revoking stale keys needs.
