@@ -9,8 +9,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -27,6 +30,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from mso_platform.db import boundary
 from mso_platform.settings.base import cache_redis_url
+from tenants.api.authentication import KeyUser
+from tenants.api.throttling import ApiKeyRateThrottle, redis_client, window_key
 from tenants.capacities import CAPACITIES
 from tenants.models import AuditLogEntry
 from tenants.security import policy, services
@@ -357,7 +362,7 @@ def test_lockout_settings() -> None:
 
 
 def test_api_rate_limit_is_per_key_with_429_and_retry_after(world_a: World) -> None:
-    _, first = api_key_create(ctx=world_a.ctx("mso_admin", via="api"), name="Busy sync")
+    busy_key, first = api_key_create(ctx=world_a.ctx("mso_admin", via="api"), name="Busy sync")
     key_b, second = api_key_create(ctx=world_a.ctx("mso_compliance", via="api"), name="Quiet sync")
     rates = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"}}
     with override_settings(REST_FRAMEWORK=rates):
@@ -368,8 +373,33 @@ def test_api_rate_limit_is_per_key_with_429_and_retry_after(world_a: World) -> N
         assert 1 <= int(over["Retry-After"]) <= 60
         assert "throttled" in over.json()["detail"].lower()
         assert client_for(second).get("/api/v1/locations/").status_code == 200  # another key: own budget
-        # the counter lives in the Redis cache, keyed by the key's id
-        assert len(cache.get(f"throttle_api_key_{key_b.pk}")) == 1
+        # the window lives in the cache's Redis, keyed by the key's id; the refused request is not in it
+        assert redis_client().zcard(window_key("api_key", key_b.pk)) == 1
+        assert redis_client().zcard(window_key("api_key", busy_key.pk)) == 3
+
+
+def test_api_rate_limit_holds_under_concurrent_requests_of_one_key(world_a: World) -> None:
+    """Twelve requests of one key at once against a budget of 5: exactly 5 pass (the check and
+    the count are one atomic step in Redis; a read-then-write counter lets them all through)."""
+    key, _ = api_key_create(ctx=world_a.ctx("mso_admin", via="api"), name="Burst")
+    view = SimpleNamespace(throttle_scope=None)
+    request = SimpleNamespace(user=KeyUser(key))
+    start = threading.Barrier(12)
+
+    def attempt() -> bool:
+        throttle = ApiKeyRateThrottle()
+        start.wait()
+        return throttle.allow_request(request, view)  # type: ignore[arg-type]
+
+    rates = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "5/min"}}
+    with override_settings(REST_FRAMEWORK=rates), ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(lambda _: attempt(), range(12)))
+    assert outcomes.count(True) == 5
+    assert redis_client().zcard(window_key("api_key", key.pk)) == 5
+    refused = ApiKeyRateThrottle()
+    with override_settings(REST_FRAMEWORK=rates):
+        assert refused.allow_request(request, view) is False  # type: ignore[arg-type]
+    assert refused.wait() is not None and 1 <= refused.wait() <= 60
 
 
 def test_cache_is_redis_and_socket_urls_are_converted() -> None:
