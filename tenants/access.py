@@ -62,8 +62,72 @@ def _locals_sql(role: str | None, settings: dict[str, str | None]) -> tuple[str,
 
 
 def _set_locals(role: str | None, settings: dict[str, str | None]) -> None:
-    with connection.cursor() as cur:
-        cur.execute(*_locals_sql(role, settings))
+    _run_or_carry(*_locals_sql(role, settings))
+
+
+# --- Settings statements carried in the round trip of the next statement --------------------------
+
+_CARRIED = "mso_carried_settings"  # attribute of the connection while carried_settings() is open
+
+
+def _run_or_carry(sql: str, params: list[Any]) -> None:
+    """Run a role/settings statement now, or inside ``carried_settings()`` just ahead of the next
+    statement on this connection, in that statement's round trip."""
+    carried: list[tuple[str, list[Any]]] | None = getattr(connection, _CARRIED, None)
+    if carried is None:
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+    else:
+        carried.append((sql, params))
+
+
+def _joined(waiting: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+    return "; ".join(sql for sql, _ in waiting), [p for _, params in waiting for p in params]
+
+
+@contextmanager
+def carried_settings() -> Iterator[None]:
+    """Inside, role and app.* settings statements wait for the next statement and go in its round
+    trip, in front of it (psycopg2 sends them as one query, runs them in order and returns the last
+    one's rows).
+
+    Every statement runs under exactly the state it would have had if they had run at once: each
+    statement Django sends passes the wrapper below, which puts whatever waits in front of it. A
+    statement that cannot carry them (executemany, a server-side cursor's DECLARE) has them sent
+    just before it, on their own; what still waits when the block ends is sent then. If the block
+    raises, what waits is dropped: the transaction keeps the role it had, never a wider one.
+    The request middleware opens one per request, after entering the gateway (bench/README.md: a
+    switch of capacity used to cost a round trip of its own on every request).
+    """
+    if getattr(connection, _CARRIED, None) is not None:  # an outer block carries them already
+        yield
+        return
+    waiting: list[tuple[str, list[Any]]] = []
+
+    def ahead(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not waiting:
+            return execute(sql, params, many, context)
+        prefix, prefix_params = _joined(waiting)
+        waiting.clear()
+        if many or getattr(context["cursor"].cursor, "name", None):
+            with connection.cursor() as cur:  # passes this wrapper again, with nothing waiting
+                cur.execute(prefix, prefix_params)
+            return execute(sql, params, many, context)
+        if params is None:  # the statement had no placeholders: its % signs are literal
+            sql, params = sql.replace("%", "%%"), ()
+        return execute(f"{prefix}; {sql}", (*prefix_params, *params), many, context)
+
+    setattr(connection, _CARRIED, waiting)
+    try:
+        with connection.execute_wrapper(ahead):
+            yield
+            if waiting:
+                prefix, prefix_params = _joined(waiting)
+                waiting.clear()
+                with connection.cursor() as cur:
+                    cur.execute(prefix, prefix_params)
+    finally:
+        delattr(connection, _CARRIED)
 
 
 def _gateway_settings(user_id: Any, api_key_hash: str | None, tenant_id: Any) -> dict[str, str | None]:
@@ -87,44 +151,27 @@ def enter_gateway(*, user_id: Any = None, api_key_hash: str | None = None, tenan
 
 @contextmanager
 def gateway_for_api_key(api_key_hash: str) -> Iterator[None]:
-    """The gateway presenting an API key's hash, then the tenant that key names, sent in the same
-    round trip as the first statement inside (the key's lookup).
+    """The gateway presenting an API key's hash, then the tenant that key names, sent in the round
+    trip of the first statement inside (the key's lookup; see ``carried_settings``).
 
     The same two steps as ``enter_gateway(api_key_hash=h)`` and then ``enter_gateway(api_key_hash=h,
     tenant_id=<the key's tenant>)``: row-level security shows the gateway only the key row with that
     hash, and then the memberships of the one tenant that row names (none when no key has the
-    hash). Sent ahead of the lookup they are one round trip instead of three (bench/README.md).
+    hash). Carried by the lookup they are one round trip instead of three (bench/README.md).
     """
     from tenants.models import ApiKey
 
     if not connection.in_atomic_block:
         raise RuntimeError("gateway_for_api_key() needs a transaction: SET LOCAL would be a no-op")
-    first, params = _locals_sql(boundary.GATEWAY_ROLE, _gateway_settings(None, api_key_hash, None))
-    # Its own statement, after the first: the policy reads app.api_key_hash as set by then.
-    key_tenant = (
-        "SELECT set_config('app.tenant_id', COALESCE((SELECT k.tenant_id::text FROM "
-        f"{ApiKey._meta.db_table} k WHERE k.key_hash = %s), ''), true)"
-    )
-    prefix, prefix_params = f"{first}; {key_tenant}; ", [*params, api_key_hash]
-    sent = False
-
-    def ahead(execute: Any, sql: str, sql_params: Any, many: bool, context: Any) -> Any:
-        nonlocal sent
-        if sent:
-            return execute(sql, sql_params, many, context)
-        if many:
-            raise RuntimeError("gateway_for_api_key(): the first statement inside must be a query")
-        sent = True
-        if sql_params is None:  # the statement had no placeholders: its % signs are literal
-            sql, sql_params = sql.replace("%", "%%"), ()
-        # psycopg2 sends the three statements as one query and returns the last one's rows.
-        return execute(prefix + sql, (*prefix_params, *sql_params), many, context)
-
-    with connection.execute_wrapper(ahead):
+    with carried_settings():
+        _set_locals(boundary.GATEWAY_ROLE, _gateway_settings(None, api_key_hash, None))
+        # Its own statement, after the first: the policy reads app.api_key_hash as set by then.
+        _run_or_carry(
+            "SELECT set_config('app.tenant_id', COALESCE((SELECT k.tenant_id::text FROM "
+            f"{ApiKey._meta.db_table} k WHERE k.key_hash = %s), ''), true)",
+            [api_key_hash],
+        )
         yield
-    if not sent:  # nothing was looked up inside: the settings are still promised
-        with connection.cursor() as cur:
-            cur.execute(prefix + "SELECT 1", prefix_params)
 
 
 def activate(ctx: AccessContext) -> None:
@@ -159,8 +206,7 @@ _SETTINGS = (
 
 def reset_identity() -> None:
     """Back to the connection's login role with no tenant (used when a caller's transaction goes on)."""
-    with connection.cursor() as cur:
-        cur.execute("RESET ROLE")
+    _run_or_carry("RESET ROLE", [])
     _set_locals(None, dict.fromkeys(_SETTINGS))
 
 
@@ -263,6 +309,7 @@ __all__ = [
     "WRITE_ACTIONS",
     "AccessContext",
     "activate",
+    "carried_settings",
     "check_still_visible",
     "enter_gateway",
     "gateway_for_api_key",

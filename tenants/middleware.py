@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenants import audit
-from tenants.access import AccessContext, activate, enter_gateway, reset_identity
+from tenants.access import AccessContext, activate, carried_settings, enter_gateway, reset_identity
 from tenants.models import Membership, Tenant
 from tenants.security import middleware as security
 
@@ -67,8 +67,9 @@ class RequestTransactionMiddleware:
         # outlive the request, so the caller's role and settings are put back afterwards.
         nested = connection.in_atomic_block
         with transaction.atomic(), audit.reads_at_commit() as reads:
-            enter_gateway()
-            response = self.get_response(request)
+            enter_gateway()  # at once: nothing of the request runs under the login role
+            with carried_settings():  # later switches ride with the statement after them
+                response = self.get_response(request)
             if response.status_code >= 400:
                 transaction.set_rollback(True)
             else:

@@ -9,14 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import include, path, reverse
 
 from management.models import Location
-from tenants.access import AccessContext
+from mso_platform.db import boundary
+from tenants.access import AccessContext, activate, carried_settings, enter_gateway
 from tenants.models import AuditLogEntry
+from tenants.services import api_key_create
+from tests.api_matrix import client_for
 from tests.sessions import sign_in
 from tests.worlds import World
 
@@ -164,3 +168,76 @@ def test_clinical_role_does_not_outlive_a_chart_request(world_a: World) -> None:
     assert_reset(identity())
     # the read was committed with the request (not lost, not left pending)
     assert AuditLogEntry.objects.filter(action="read", object_id=str(chart.pk)).count() == 1
+
+
+# --- Settings carried in the next statement's round trip (tenants.access.carried_settings) ---------
+
+
+def _role_and_tenant() -> tuple[str, str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_user, current_setting('app.tenant_id', true)")
+        row = cur.fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def test_carried_switch_holds_for_the_very_next_statement(world_a: World) -> None:
+    ctx = world_a.ctx("mso_admin")
+    with transaction.atomic():
+        enter_gateway()
+        with carried_settings():
+            activate(ctx)
+            # The first statement after activate() runs as the capacity, with the tenant set.
+            assert _role_and_tenant() == (ctx.capacity.db_role, str(world_a.tenant.pk))
+            enter_gateway()  # and back: the next statement is the gateway's, with no tenant
+            assert _role_and_tenant() == (boundary.GATEWAY_ROLE, "")
+
+
+def test_carried_switch_reaches_executemany_and_server_side_cursors(world_a: World) -> None:
+    ctx = world_a.ctx("mso_admin")
+    expected = sorted(Location.objects.filter(tenant=world_a.tenant).values_list("name", flat=True))
+    assert expected
+    with transaction.atomic():
+        enter_gateway()
+        with carried_settings():
+            activate(ctx)
+            # A server-side cursor (DECLARE … FOR) cannot carry it: sent on its own, just before.
+            names = Location.objects.filter(tenant=world_a.tenant).values_list("name", flat=True).iterator()
+            assert sorted(names) == expected
+            enter_gateway()
+            activate(ctx)
+            with connection.cursor() as cur:
+                cur.executemany("SELECT set_config('app.probe', %s, true)", [("a",), ("b",)])
+            assert _role_and_tenant() == (ctx.capacity.db_role, str(world_a.tenant.pk))
+
+
+def test_carried_switch_is_sent_when_the_block_ends_and_dropped_when_it_raises(world_a: World) -> None:
+    ctx = world_a.ctx("mso_admin")
+    with transaction.atomic():
+        enter_gateway()
+        with carried_settings():
+            activate(ctx)  # no statement follows inside the block
+        assert _role_and_tenant() == (ctx.capacity.db_role, str(world_a.tenant.pk))
+        enter_gateway()
+        with pytest.raises(RuntimeError, match="before any statement"), carried_settings():
+            activate(ctx)
+            raise RuntimeError("before any statement")
+        assert _role_and_tenant() == (boundary.GATEWAY_ROLE, "")  # never the wider role
+
+
+def test_an_api_request_switches_capacity_without_a_round_trip_of_its_own(world_a: World) -> None:
+    """The key's gateway settings ride with its lookup and the capacity's with the next query."""
+    _, raw = api_key_create(ctx=world_a.ctx("mso_admin", via="api"), name="Round trips")
+    with CaptureQueriesContext(connection) as statements:
+        response = client_for(raw).get("/api/v1/locations/")
+    assert response.status_code == 200
+    assert response.json()["count"] == Location.objects.filter(tenant=world_a.tenant).count()
+    sent = [q["sql"] for q in statements.captured_queries]
+    alone = [sql for sql in sent if sql.startswith("SELECT set_config") and ";" not in sql]
+    assert len(alone) == 1 and "'mso_gateway'" in alone[0], sent  # the gateway, at the start
+    carried = [sql for sql in sent if sql.startswith("SELECT set_config") and ";" in sql]
+    # The key's gateway settings ride with its lookup, the capacity's with the list's first query.
+    assert len(carried) == 2, sent
+    assert 'FROM "tenants_apikey"' in carried[0].rsplit(";", 1)[1]
+    assert "set_config('role', 'mso_business', true)" in carried[1]
+    assert 'FROM "management"."location"' in carried[1].rsplit(";", 1)[1]
