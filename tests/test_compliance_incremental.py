@@ -16,14 +16,15 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.utils import timezone
 
-from clinical.models import Treatment, TreatmentProduct
+from clinical.models import ChartReview, Treatment, TreatmentProduct
 from compliance.models import AuditRun, ClinicalFinding, Finding, FindingStatus
-from compliance.registry import REGISTRY, Rule
+from compliance.registry import REGISTRY, KeysOf, Rule
 from compliance.tasks import audit_after_change
 from tests import factories as f
 from tests.compliance_world import CLINICAL_RULE
-from tests.test_rules_clinical import clinic, treatment, update
+from tests.test_rules_clinical import L, at, clinic, in_month, month_start, provider, today, treatment, update
 from tests.worlds import World
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,11 @@ def test_every_narrowing_names_a_trigger_and_a_field_of_the_changed_model() -> N
         for label, via in item.narrows:
             assert label in item.triggers, (item.id, label)
             model = apps.get_model(label)
+            if isinstance(via, KeysOf):
+                assert callable(via.keys), (item.id, label)
+                continue
             assert via == "pk" or model._meta.get_field(via).is_relation, (item.id, label, via)
+    assert isinstance(REGISTRY.get("CHT-002").narrowing(TREATMENT), KeysOf)
 
 
 def test_a_change_run_finds_a_new_violation_in_a_changed_row_and_nothing_outside_it(clinic: World) -> None:
@@ -164,3 +169,162 @@ def test_a_change_of_products_re_checks_their_treatments(clinic: World) -> None:
     found = open_findings(ClinicalFinding, clinic, "CHT-001")
     assert t0.pk in found and t1.pk not in found
     assert found[t0.pk].evidence["product_and_lot_recorded"] is False
+
+
+# --- CHT-002: findings are PC-months; a change re-checks the PC-months of the changed treatments ---
+
+
+def month_key(month: dt.date) -> str:
+    return month.strftime("%Y-%m")
+
+
+def treated_in(w: World, month: dt.date, index: int = 0) -> list[Treatment]:
+    """The treatments of PC `index` performed in `month` (local dates)."""
+    end = month_start(month, -1)
+    return list(
+        Treatment.objects.filter(
+            tenant=w.tenant,
+            chart__pc=w.pcs[index],
+            performed_at__gte=at(month, 0),
+            performed_at__lt=at(end, 0),
+        )
+    )
+
+
+def review_months(w: World) -> dict[tuple[Any, str], ClinicalFinding]:
+    """CHT-002's unresolved findings by (PC, month)."""
+    return {
+        (x.object_id, x.discriminator): x
+        for x in ClinicalFinding.objects.filter(tenant=w.tenant, rule_id="CHT-002").exclude(
+            status=FindingStatus.RESOLVED
+        )
+    }
+
+
+def review_all(w: World, month: dt.date, index: int = 0) -> None:
+    """A physician of the PC reviews every chart it treated in `month`: the cause is gone."""
+    for t in treated_in(w, month, index):
+        ChartReview.objects.create(
+            tenant=w.tenant, chart_id=t.chart_id, reviewer=provider(w, L.MD, index), reviewed_on=month
+        )
+
+
+def test_cht002_change_run_finds_a_new_shortfall_in_the_changed_month_only(clinic: World) -> None:
+    two, three = month_start(today(), 2), month_start(today(), 3)
+    in_month(clinic, two, charts=11, reviewed=1)
+    in_month(clinic, three, charts=11, reviewed=0)  # a shortfall too, in a month no change concerns
+    pc = clinic.pcs[0].pk
+
+    run = change_run(clinic, TREATMENT, [treated_in(clinic, two)[0].pk])
+
+    assert "CHT-002" in run.rule_ids
+    found = review_months(clinic)
+    assert set(found) == {(pc, month_key(two))}
+    assert (
+        found[(pc, month_key(two))].first_seen_run_id,
+        found[(pc, month_key(two))].evidence["charts_treated"],
+    ) == (
+        run.pk,
+        11,
+    )
+
+
+def test_cht002_change_run_leaves_an_unchanged_months_finding_alone(clinic: World) -> None:
+    two, three = month_start(today(), 2), month_start(today(), 3)
+    in_month(clinic, two, charts=2, reviewed=0)
+    in_month(clinic, three, charts=2, reviewed=0)
+    pc = clinic.pcs[0].pk
+    both = change_run(clinic, TREATMENT, [treated_in(clinic, two)[0].pk, treated_in(clinic, three)[0].pk])
+    assert set(review_months(clinic)) == {(pc, month_key(two)), (pc, month_key(three))}
+
+    review_all(clinic, three)  # the cause is gone in both months, but the change concerns month two
+    review_all(clinic, two)
+    in_month(clinic, two, charts=30, reviewed=0)  # 2 of 32 reviewed: still a finding, seen again
+    again = change_run(clinic, TREATMENT, [treated_in(clinic, two)[-1].pk])
+
+    found = review_months(clinic)
+    assert set(found) == {(pc, month_key(two)), (pc, month_key(three))}
+    assert found[(pc, month_key(two))].last_seen_run_id == again.pk
+    assert found[(pc, month_key(two))].evidence["charts_reviewed"] == 2
+    # Month three was not re-checked: neither seen again nor resolved (the nightly run will).
+    assert (found[(pc, month_key(three))].status, found[(pc, month_key(three))].last_seen_run_id) == (
+        FindingStatus.OPEN,
+        both.pk,
+    )
+
+
+def test_cht002_change_run_resolves_the_changed_months_finding_when_its_cause_is_gone(clinic: World) -> None:
+    two, three = month_start(today(), 2), month_start(today(), 3)
+    in_month(clinic, two, charts=2, reviewed=0)
+    in_month(clinic, three, charts=2, reviewed=0)
+    in_month(clinic, two, charts=1, reviewed=0, index=1)  # the other PC's same month
+    pc, other = clinic.pcs[0].pk, clinic.pcs[1].pk
+    first = change_run(
+        clinic,
+        TREATMENT,
+        [treated_in(clinic, two)[0].pk, treated_in(clinic, three)[0].pk, treated_in(clinic, two, 1)[0].pk],
+    )
+    assert set(review_months(clinic)) == {
+        (pc, month_key(two)),
+        (pc, month_key(three)),
+        (other, month_key(two)),
+    }
+
+    for month, index in ((two, 0), (three, 0), (two, 1)):
+        review_all(clinic, month, index)
+    fixed = change_run(clinic, TREATMENT, [treated_in(clinic, two)[0].pk])
+
+    findings = {
+        (x.object_id, x.discriminator): x
+        for x in ClinicalFinding.objects.filter(tenant=clinic.tenant, rule_id="CHT-002")
+    }
+    assert (findings[(pc, month_key(two))].status, findings[(pc, month_key(two))].resolved_by_run_id) == (
+        FindingStatus.RESOLVED,
+        fixed.pk,
+    )
+    # The same month of another PC, and another month of this PC: other findings, not re-checked.
+    for key in ((pc, month_key(three)), (other, month_key(two))):
+        assert (findings[key].status, findings[key].last_seen_run_id) == (FindingStatus.OPEN, first.pk), key
+
+
+def test_cht002_a_change_of_the_current_month_re_checks_nothing(clinic: World) -> None:
+    two = month_start(today(), 2)
+    in_month(clinic, two, charts=2, reviewed=0)
+    in_month(clinic, month_start(today(), 0), charts=3, reviewed=0)  # not judged yet
+    pc = clinic.pcs[0].pk
+    seen = change_run(clinic, TREATMENT, [treated_in(clinic, two)[0].pk])
+    review_all(clinic, two)  # cause gone, but the next change is about this month's visits only
+
+    now = change_run(clinic, TREATMENT, [t.pk for t in treated_in(clinic, month_start(today(), 0))])
+
+    assert "CHT-002" in now.done_rule_ids
+    [finding] = review_months(clinic).values()
+    assert (finding.object_id, finding.discriminator, finding.last_seen_run_id) == (
+        pc,
+        month_key(two),
+        seen.pk,
+    )
+    assert finding.status == FindingStatus.OPEN
+
+
+def test_cht002_keys_of_the_changed_treatments_are_their_pc_and_local_month(clinic: World) -> None:
+    """treated_pc_months: a treatment's PC and local month, within the checked months only."""
+    from compliance.registry import RuleInput
+    from compliance.rules.clinical import treated_pc_months
+
+    two = month_start(today(), 2)
+    in_month(clinic, two, charts=1, reviewed=0)
+    in_month(clinic, month_start(today(), 14), charts=1, reviewed=0, index=1)  # beyond the 12 months
+    changed = [
+        *treated_in(clinic, two),
+        *treated_in(clinic, month_start(today(), 14), 1),
+        treatment(clinic, 0),
+    ]
+    rule = REGISTRY.get("CHT-002")
+    q = RuleInput(tenant_id=clinic.tenant.pk, today=today(), params=rule.defaults())
+    keys = set(treated_pc_months(q, tuple(str(t.pk) for t in changed)))
+    world_month = timezone.localdate(treatment(clinic, 0).performed_at).replace(day=1)
+    expected = {(clinic.pcs[0].pk, month_key(two))}
+    if month_start(today(), 12) <= world_month < month_start(today(), 0):
+        expected.add((treatment(clinic, 0).chart.pc_id, month_key(world_month)))
+    assert keys == expected

@@ -707,6 +707,42 @@ def test_cht002_the_current_month_and_nurse_reviews_do_not_count(clinic: World) 
     assert {h["discriminator"] for h in run("CHT-002", clinic.tenant)} == {month.strftime("%Y-%m")}
 
 
+def test_cht002_narrowed_to_finding_keys_reports_exactly_those_pc_months(clinic: World) -> None:
+    """A change run gives CHT-002 the (PC, month) keys of the changed treatments (RuleInput.finding_keys)."""
+    two, three = month_start(today(), 2), month_start(today(), 3)
+    in_month(clinic, two, charts=2, reviewed=0)
+    in_month(clinic, three, charts=2, reviewed=0)
+    in_month(clinic, two, charts=1, reviewed=0, index=1)
+    rule = REGISTRY.get("CHT-002")
+    pc0, pc1 = clinic.pcs[0].pk, clinic.pcs[1].pk
+    m2, m3 = two.strftime("%Y-%m"), three.strftime("%Y-%m")
+
+    def keyed(*keys: tuple[Any, str]) -> set[tuple[Any, str]]:
+        given = RuleInput(
+            tenant_id=clinic.tenant.pk,
+            today=today(),
+            params=rule.defaults(),
+            finding_keys=tuple((str(pc), month) for pc, month in keys),
+        )
+        return {(h["object_id"], h["discriminator"]) for h in rule.query(given)}
+
+    everything = {(h["object_id"], h["discriminator"]) for h in run("CHT-002", clinic.tenant)}
+    assert everything == {(pc0, m2), (pc0, m3), (pc1, m2)}
+    assert keyed((pc0, m2)) == {(pc0, m2)}
+    assert keyed((pc0, m2), (pc1, m2)) == {(pc0, m2), (pc1, m2)}
+    assert keyed((pc1, m3), (pc0, m3)) == {(pc0, m3)}  # no shortfall of PC 1 in month three
+    assert keyed((pc0, m2), (pc0, m3), (pc1, m2)) == everything
+    assert keyed() == set()
+    # The evidence of a narrowed hit is the month's whole count, not the changed rows'.
+    [narrowed] = [
+        h for h in run("CHT-002", clinic.tenant) if (h["object_id"], h["discriminator"]) == (pc0, m2)
+    ]
+    given = RuleInput(
+        tenant_id=clinic.tenant.pk, today=today(), params=rule.defaults(), finding_keys=((str(pc0), m2),)
+    )
+    assert list(rule.query(given)) == [narrowed]
+
+
 # --- REC-001 record retention ------------------------------------------------------------------------
 
 

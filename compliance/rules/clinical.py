@@ -52,9 +52,12 @@ from clinical.models import (
     TreatmentProduct,
 )
 from compliance.registry import (
+    AnyOf,
+    KeysOf,
     RuleInput,
     Severity,
     Threshold,
+    exists,
     for_objects,
     for_pcs,
     hit,
@@ -222,6 +225,12 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
     needs_exam = (
         Q(procedure__in=MEDICAL_PROCEDURES) & ~Exists(_scope_rules(q).filter(requires_good_faith_exam=False))
     ) | Exists(_scope_rules(q).filter(requires_good_faith_exam=True))
+    # The same, less the state (a treatment-only test, checked before the exams are looked for).
+    may_need_exam = Q(procedure__in=MEDICAL_PROCEDURES) | Exists(
+        ProcedureScopeRule.objects.filter(
+            tenant_id=q.tenant_id, procedure=OuterRef("procedure"), requires_good_faith_exam=True
+        )
+    )
     exams = GoodFaithExam.objects.filter(tenant_id=q.tenant_id, chart_id=OuterRef("chart_id"))
     qualifying = (
         exams.filter(examiner__license_type__in=EXAMINER_LICENSES, examined_on__lte=OuterRef("day"))
@@ -239,7 +248,7 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
     )
     latest = exams.filter(examined_on__lte=OuterRef("day")).order_by("-examined_on")
     return _treatment_hits(
-        _treatments(q).filter(needs_exam).filter(~Exists(qualifying)),
+        _treatments(q).filter(may_need_exam).filter(needs_exam).filter(~exists(qualifying, q)),
         {
             "latest_exam_on": Subquery(latest.values("examined_on")[:1]),
             "latest_examiner_license": Subquery(latest.values("examiner__license_type")[:1]),
@@ -347,15 +356,19 @@ def treatments_not_charted_in_time(q: RuleInput) -> QuerySet[Any]:
         ),
         "notes_recorded": ExpressionWrapper(~Q(notes__regex=r"^\s*$"), output_field=BooleanField()),
         "product_and_lot_recorded": Case(
-            When(needs_product & ~Exists(product_and_lot), then=Value(False)), default=Value(True)
+            When(needs_product & ~exists(product_and_lot, q), then=Value(False)), default=Value(True)
         ),
         "hours": Value(hours),
     }
+    missing_product = needs_product & ~exists(product_and_lot, q)
+    if q.object_ids is not None:
+        # A run narrowed to the changed rows reads them once; it probes products per row anyway.
+        return _treatment_hits(judged.filter(late_or_empty | missing_product), evidence)
     # Two parts: late or empty charts; the rest, when a product or its lot is missing. The second is a
     # top-level NOT EXISTS, which PostgreSQL runs as one anti-join instead of a probe per treatment.
     return _treatment_hits(judged.filter(late_or_empty), evidence).union(
         _treatment_hits(
-            judged.exclude(late_or_empty).filter(needs_product).filter(~Exists(product_and_lot)), evidence
+            judged.exclude(late_or_empty).filter(needs_product).filter(~exists(product_and_lot, q)), evidence
         ),
         all=True,
     )
@@ -617,17 +630,21 @@ def laser_protocols_incomplete_or_stale(q: RuleInput) -> QuerySet[Any]:
     narrows=BY_TREATMENT,
 )
 def treatments_without_consent(q: RuleInput) -> QuerySet[Any]:
+    # The consent's chart is the treatment's: its PC is theirs. A full run reads it from the treatment
+    # (hashed once with every chart); a narrowed run, probing per treatment, from the consent's chart
+    # by key (no scan of every chart for a few thousand treatments).
+    pc = OuterRef("chart__pc_id") if q.object_ids is None else F("chart__pc_id")
     valid = SignedConsent.objects.filter(
         tenant_id=q.tenant_id,
         chart_id=OuterRef("chart_id"),
         signed_at__lte=OuterRef("performed_at"),
-        form_version__pc_id=OuterRef("chart__pc_id"),
+        form_version__pc_id=pc,
         form_version__procedure=OuterRef("procedure"),
         form_version__approved_at__lte=F("signed_at"),
         form_version__decision__decision=Decision.APPROVED,
     ).filter(Q(form_version__superseded_at__isnull=True) | Q(form_version__superseded_at__gt=F("signed_at")))
     return _treatment_hits(
-        _treatments(q).exclude(procedure=Procedure.CONSULTATION).filter(~Exists(valid)),
+        _treatments(q).exclude(procedure=Procedure.CONSULTATION).filter(~exists(valid, q)),
         {
             "consent_signed_at": _column(SignedConsent, "consent_id", "signed_at"),
             "consent_form": _column(SignedConsent, "consent_id", "form_version__title"),
@@ -685,6 +702,30 @@ def photos_used_without_authorization(q: RuleInput) -> QuerySet[Any]:
 # --- charts ----------------------------------------------------------------------------------------
 
 
+def review_months(q: RuleInput) -> tuple[dt.date, dt.date]:
+    """CHT-002's months: from the first checked month up to (not including) the current one."""
+    this_month = q.today.replace(day=1)
+    return months_before(this_month, whole(q, "months_checked")), this_month
+
+
+def treated_pc_months(q: RuleInput, changed: tuple[str, ...]) -> QuerySet[Any]:
+    """The (PC, ``YYYY-MM``) keys of CHT-002's findings the `changed` treatments count in: their PC and
+    local month, within the checked months (a treatment of the current month changes no finding)."""
+    first, this_month = review_months(q)
+    return (
+        Treatment.objects.filter(
+            AnyOf(F("pk"), changed),
+            tenant_id=q.tenant_id,
+            performed_at__gte=start_of(first),
+            performed_at__lt=start_of(this_month),
+        )
+        .annotate(month=YearMonth(TruncDate("performed_at")))
+        .order_by()  # distinct keys, not distinct treatments (the model orders by performed_at)
+        .values_list("chart__pc_id", "month")
+        .distinct()
+    )
+
+
 @rule(
     "CHT-002",
     title="Chart review rate",
@@ -714,12 +755,11 @@ def photos_used_without_authorization(q: RuleInput) -> QuerySet[Any]:
         ),
     ),
     triggers=("clinical.Treatment", "clinical.ChartReview"),
+    narrows={"clinical.Treatment": KeysOf(lambda q, changed: treated_pc_months(q, changed))},
 )
 def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
     percent = q.params["min_review_percent"]
-    this_month = q.today.replace(day=1)
-    back = whole(q, "months_checked")
-    first = months_before(this_month, back)
+    first, this_month = review_months(q)
     # A treated chart counts as reviewed when a physician reviewed it in the month it was treated:
     # one EXISTS per treatment row (a correlated count per PC and month was quadratic at scale).
     reviewed = (
@@ -739,6 +779,19 @@ def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
         q,
         "chart__pc_id",
     )
+    if q.finding_keys is not None:  # a change run: the PC-months of the changed treatments alone
+        pcs_by_month: dict[str, list[str]] = {}
+        for pc_id, month in q.finding_keys:
+            pcs_by_month.setdefault(month, []).append(pc_id)
+        groups = Q(pk__in=())
+        for month, pcs in pcs_by_month.items():
+            start = dt.date.fromisoformat(f"{month}-01")
+            groups |= Q(
+                performed_at__gte=start_of(start),
+                performed_at__lt=start_of(months_before(start, -1)),
+                chart__pc_id__in=pcs,
+            )
+        treated = treated.filter(groups)
     return (
         treated.annotate(month=MonthOf(TruncDate("performed_at")))
         .alias(reviewed=Exists(reviewed))
