@@ -2,6 +2,7 @@
 """Audit benchmark: the compliance engine over one large tenant, against the floor of its bare scans.
 
     .venv/bin/python bench/audit.py [--scale 1.0] [--keep] [--fresh] [--rule-timeout 120] [--db bench_audit]
+                                    [--day realistic|uniform|both]
 
 1. Creates its own database ``bench_audit`` on the embedded PostgreSQL (or on the server of
    DATABASE_URL), migrates it, and generates one tenant with set-based SQL as the table owner
@@ -16,8 +17,10 @@
    them again (the steady nightly state).
 3. Times the floor: for every table a rule's SQL reads, ``SELECT count(*)`` of the tenant's rows
    (median of 5, warm), summed per rule; prints audit / floor.
-4. Applies a day's changes (1% of treatments, appointments and invoices updated, 1% new ones with
-   their payments) and times the change-triggered runs the engine supports
+4. Applies a day's changes (per changed table, 1% of its rows written: half new, today's visits with
+   their appointments and payments, and invoices; half updates, of the last 14 days' records with
+   --day realistic, the default, or of any row with --day uniform; --day both applies one after
+   the other) and times the change-triggered runs the engine supports
    (``compliance.tasks.audit_after_change``: one run per changed model for the day's written rows,
    narrowed to them by the rules that can), as a share of the full run.
 5. Prints per-rule times (``AuditRun.stats``), sorted, and the row counts of the generated tables.
@@ -62,7 +65,9 @@ TARGET_FLOOR_RATIO = 3.0
 TARGET_SECONDS = 60.0
 TARGET_INCREMENTAL_SHARE = 0.05
 FLOOR_REPEAT = 5
-CHANGE_SHARE = 100  # a day's changes touch 1 row in CHANGE_SHARE
+CHANGE_SHARE = 100  # a day's changes write 1 row in CHANGE_SHARE of each table they change
+RECENT_DAYS = 14  # the realistic day updates records of the last RECENT_DAYS days
+DAY_PROFILES = ("realistic", "uniform")  # which rows a day's updates pick (DayChanges)
 
 # Procedures a chart is treated with (weights in %, consultations come on top): a med spa's mix.
 PROCEDURE_WEIGHTS = (
@@ -1474,9 +1479,20 @@ class Changed:
 
 
 class DayChanges(Loader):
-    """1 row in CHANGE_SHARE of treatments, appointments and invoices updated, as many new ones (the
-    new visits with their appointments and payments); records the rows each changed model wrote and
-    their PCs."""
+    """A day's writes: per changed table, 1 row in CHANGE_SHARE of the table written (updated plus
+    inserted), half of them new (today's visits: treatments with their appointments, the paid ones'
+    payments; this month's invoices), half updates. Records the rows each changed model wrote and
+    their PCs.
+
+    The profile says which rows the updates pick: ``realistic`` the records of the last RECENT_DAYS
+    days (charting and amendments of recent treatments, appointments confirmed or moved around today,
+    payments corrected), ``uniform`` any row of the whole history, as likely as any other."""
+
+    def __init__(self, tenant_id: str, today: dt.date, profile: str) -> None:
+        super().__init__(tenant_id, today)
+        if profile not in DAY_PROFILES:
+            raise SetupError(f"unknown day profile {profile}")
+        self.profile = profile
 
     def change(self, label: str, model_label: str, dml: str, pcs: str) -> None:
         """Run `dml` (ending in RETURNING) as CTE ``w``; `pcs` selects ``pc_id, object_id`` (a written
@@ -1487,6 +1503,19 @@ class DayChanges(Loader):
             f"FROM ({pcs}) p(pc_id, object_id)) SELECT count(*) FROM w"
         )
         self.steps.append((label, int(self.cur.fetchone()[0]), time.perf_counter() - began))
+
+    def budget(self, table: str) -> int:
+        """Rows the day writes to `table`: 1 in CHANGE_SHARE of the tenant's rows (at least 2)."""
+        self.cur.execute(f"SELECT count(*) FROM {table} WHERE tenant_id = '{self.tenant_id}'")
+        return max(2, math.ceil(self.cur.fetchone()[0] / CHANGE_SHARE))
+
+    def picked(self, table: str, recent: str, count: int) -> str:
+        """The ids of `count` rows of `table` (alias ``r``) the day updates: among those matching
+        `recent` (realistic) or among all (uniform), at random."""
+        where = f"r.tenant_id = '{self.tenant_id}'"
+        if self.profile == "realistic":
+            where += f" AND {recent}"
+        return f"SELECT r.id FROM {table} r WHERE {where} ORDER BY random() LIMIT {count}"
 
     def apply(self) -> dict[str, Changed]:
         from clinical.models import PatientChart, Treatment
@@ -1512,23 +1541,32 @@ class DayChanges(Loader):
         appt, loc = Appointment._meta.db_table, Location._meta.db_table
         inv, msa = ManagementFeeInvoice._meta.db_table, ManagementServicesAgreement._meta.db_table
         pay, account = PatientPayment._meta.db_table, BankAccount._meta.db_table
-        picked = f"abs(hashtext(t.id::text)) % {CHANGE_SHARE}"
+        since, until = (
+            self.at(f"{self.D} - {RECENT_DAYS}", "0"),
+            self.at(f"{self.D} + {RECENT_DAYS + 1}", "0"),
+        )
         with bulk_session() as cur:
             self.cur = cur
             cur.execute("DROP TABLE IF EXISTS b_changed, b_new_visit")
             cur.execute("CREATE TEMP TABLE b_changed (label text, pc_id uuid, object_id uuid)")
+            treatments, appointments, payments = self.budget(trt), self.budget(appt), self.budget(pay)
+            visits = treatments // 2
+            # Today's visits: like treatments of the history (chart, procedure, performer), performed
+            # today between 8:00 and 18:00, charted 2 h later; each booked, half paid at the desk.
+            at = self.at(self.D, "480 + abs(hashtext(t.id::text)) % 600")
+            cur.execute(
+                f"CREATE TEMP TABLE b_new_visit AS SELECT gen_random_uuid() AS id, t.id AS source_id, "
+                f"{at} AS at FROM {trt} t WHERE t.tenant_id = '{self.tenant_id}' "
+                f"ORDER BY random() LIMIT {visits}"
+            )
             self.change(
                 "treatments updated",
                 "clinical.Treatment",
                 f"UPDATE {trt} t SET notes = t.notes || ' Follow-up call: doing well.' FROM {chart} c "
-                f"WHERE c.id = t.chart_id AND {picked} = 42 RETURNING t.id, c.pc_id",
+                f"WHERE c.id = t.chart_id AND t.id IN ("
+                f"{self.picked(trt, f'r.performed_at >= {since}', treatments - visits)}) "
+                "RETURNING t.id, c.pc_id",
                 "SELECT pc_id, id FROM w",
-            )
-            # Today's visits: treatments like 1% of the history, performed today, charted 2 h later.
-            at = self.at(self.D, "480 + abs(hashtext(t.id::text)) % 600")
-            cur.execute(
-                f"CREATE TEMP TABLE b_new_visit AS SELECT gen_random_uuid() AS id, t.id AS source_id, "
-                f"{at} AS at FROM {trt} t WHERE {picked} = 17"
             )
             values = {"id": "v.id", "performed_at": "v.at", "charted_at": "v.at + interval '2 hours'"}
             self.change(
@@ -1539,12 +1577,14 @@ class DayChanges(Loader):
                 f"FROM b_new_visit v JOIN {trt} t ON t.id = v.source_id RETURNING id, chart_id",
                 f"SELECT c.pc_id, w.id FROM w JOIN {chart} c ON c.id = w.chart_id",
             )
+            recent_appointment = f"r.starts_at >= {since} AND r.starts_at < {until}"
             self.change(
                 "appointments updated",
                 "management.Appointment",
                 f"UPDATE {appt} a SET ends_at = a.ends_at + interval '15 minutes', "
                 f"status = CASE a.status WHEN 'booked' THEN 'confirmed' ELSE a.status END FROM {loc} l "
-                f"WHERE l.id = a.location_id AND abs(hashtext(a.id::text)) % {CHANGE_SHARE} = 42 "
+                f"WHERE l.id = a.location_id AND a.id IN ("
+                f"{self.picked(appt, recent_appointment, max(1, appointments - visits))}) "
                 "RETURNING a.id, l.pc_id",
                 "SELECT pc_id, id FROM w",
             )
@@ -1567,6 +1607,18 @@ class DayChanges(Loader):
                 f"JOIN {trt} t ON t.id = v.id JOIN {chart} c ON c.id = t.chart_id RETURNING id, location_id",
                 f"SELECT l.pc_id, w.id FROM w JOIN {loc} l ON l.id = w.location_id",
             )
+            paid_visit = "abs(hashtext(v.id::text)) % 2 = 0"
+            cur.execute(f"SELECT count(*) FROM b_new_visit v WHERE {paid_visit}")
+            paid = int(cur.fetchone()[0])
+            self.change(
+                "payments updated",
+                "management.PatientPayment",
+                f"UPDATE {pay} p SET amount = p.amount + 25 FROM {loc} l "
+                f"WHERE l.id = p.location_id AND p.id IN ("
+                f"{self.picked(pay, f'r.received_on >= {self.D} - {RECENT_DAYS}', max(1, payments - paid))}) "
+                "RETURNING p.id, l.pc_id",
+                "SELECT pc_id, id FROM w",
+            )
             values = {
                 "id": "gen_random_uuid()",
                 "tenant_id": "a.tenant_id",
@@ -1588,17 +1640,19 @@ class DayChanges(Loader):
                 f"JOIN {appt} a ON a.id = v.id JOIN {loc} l ON l.id = a.location_id "
                 f"JOIN LATERAL (SELECT b.id FROM {account} b WHERE b.pc_id = l.pc_id "
                 "AND b.purpose = 'patient_deposits' LIMIT 1) acct ON true "
-                "WHERE abs(hashtext(v.id::text)) % 2 = 0 RETURNING id, location_id",
+                f"WHERE {paid_visit} RETURNING id, location_id",
                 f"SELECT l.pc_id, w.id FROM w JOIN {loc} l ON l.id = w.location_id",
             )
-            cur.execute(f"SELECT count(*) FROM {inv} WHERE tenant_id = '{self.tenant_id}'")
-            invoices = max(1, math.ceil(cur.fetchone()[0] / CHANGE_SHARE))
+            invoices = self.budget(inv)
+            # Invoices: the oldest issued ones paid (realistic: they are the ones due), new ones for
+            # this month. Uniform: any issued one, at random.
+            issued = f"SELECT id FROM {inv} WHERE tenant_id = '{self.tenant_id}' AND status = 'issued'"
+            order = "ORDER BY issued_on, number" if self.profile == "realistic" else "ORDER BY random()"
             self.change(
                 "invoices updated",
                 "management.ManagementFeeInvoice",
                 f"UPDATE {inv} i SET status = 'paid' FROM {msa} m WHERE m.id = i.msa_id AND i.id IN ("
-                f"SELECT id FROM {inv} WHERE status = 'issued' ORDER BY number LIMIT {invoices}) "
-                "RETURNING i.id, m.pc_id",
+                f"{issued} {order} LIMIT {invoices // 2}) RETURNING i.id, m.pc_id",
                 "SELECT pc_id, id FROM w",
             )
             month = f"date_trunc('month', {self.D})::date"
@@ -1621,7 +1675,7 @@ class DayChanges(Loader):
                 f"INSERT INTO {inv} ({names(ManagementFeeInvoice)}) "
                 f"SELECT {', '.join(values[c] for c in columns(ManagementFeeInvoice))} "
                 f"FROM (SELECT * FROM {msa} WHERE tenant_id = '{self.tenant_id}' AND end_date >= {self.D} "
-                f"ORDER BY title LIMIT {invoices}) m RETURNING id, msa_id",
+                f"ORDER BY title LIMIT {invoices - invoices // 2}) m RETURNING id, msa_id",
                 f"SELECT m.pc_id, w.id FROM w JOIN {msa} m ON m.id = w.msa_id",
             )
             cur.execute("SELECT label, pc_id, object_id FROM b_changed ORDER BY label, pc_id, object_id")
@@ -1815,6 +1869,15 @@ def fmt(value: float | None, digits: int = 0) -> str:
 
 
 @dataclass
+class Day:
+    """One day's changes (profile, the rows each step wrote) and the change runs after it."""
+
+    profile: str
+    steps: list[tuple[str, int, float]]
+    runs: list[tuple[str, int, Run | None]]
+
+
+@dataclass
 class Figures:
     spec: Spec
     load_before: tuple[float, float, float]
@@ -1825,10 +1888,42 @@ class Figures:
     skipped: list[str]
     runs: list[Run]
     floor: dict[str, tuple[float, int]]
-    change_steps: list[tuple[str, int, float]]
-    change_runs: list[tuple[str, int, Run | None]]
+    days: list[Day]
     findings: dict[str, tuple[int, int]]
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def day_report(day: Day, steady: Run) -> tuple[float, float]:
+    """Print a day's changes and its change runs; return their seconds and share of the full run 2."""
+    print()
+    print(
+        f"a {day.profile} day's changes (1 row in {CHANGE_SHARE} of each changed table written, half new; "
+        "not measured):"
+    )
+    print("  " + ", ".join(f"{label} {rows:,}" for label, rows, _ in day.steps))
+    total = 0.0
+    per_rule: dict[str, float] = {}
+    for label, rows, run in day.runs:
+        if run is None:
+            print(f"  {label:<33}no rule triggered for {rows:,} rows")
+            continue
+        total += run.seconds
+        rules = sorted(run.rule_ids, key=lambda r: -(0 if math.isnan(ms_of(run, r)) else ms_of(run, r)))
+        print(
+            f"  {label:<33}1 run for {rows:,} rows {run.seconds:>7.2f} s; "
+            + ", ".join(f"{r} {ms_of(run, r) / 1000:.2f}" for r in rules)
+        )
+        for rule_id in run.rule_ids:
+            per_rule[rule_id] = per_rule.get(rule_id, 0.0) + ms_of(run, rule_id)
+    print(
+        "  per rule, summed over the runs (full run 2 in brackets): "
+        + ", ".join(
+            f"{r} {ms / 1000:.2f} s ({ms_of(steady, r) / 1000:.2f})"
+            for r, ms in sorted(per_rule.items(), key=lambda kv: -kv[1])
+        )
+    )
+    share = total / steady.seconds if steady.seconds else math.nan
+    return total, share
 
 
 def report(f: Figures) -> None:
@@ -1908,40 +2003,9 @@ def report(f: Figures) -> None:
         name = table.replace(chr(34), "") + ("" if table in read else " *")
         print(f"{name:<44}{rows:>12,}{sec * 1000:>13.1f}")
 
-    print()
-    print(f"a day's changes (1 row in {CHANGE_SHARE} updated, as many new; not measured):")
-    print("  " + ", ".join(f"{label} {rows:,}" for label, rows, _ in f.change_steps))
-    by_label: dict[str, list[Run | None]] = {}
-    for label, _, run in f.change_runs:
-        by_label.setdefault(label, []).append(run)
-    inc_total = 0.0
-    for label, runs in by_label.items():
-        done = [r for r in runs if r is not None]
-        secs = sum(r.seconds for r in done)
-        inc_total += secs
-        rules = sorted({rid for r in done for rid in r.rule_ids})
-        worst = max((r.seconds for r in done), default=0.0)
-        rows = sum(n for lbl, n, _ in f.change_runs if lbl == label)
-        print(
-            f"  {label:<33}{len(done):>3} run(s) for {rows:,} rows {secs:>8.2f} s, slowest {worst:.2f} s; "
-            f"rules {', '.join(rules) or 'none'}"
-        )
-    per_rule: dict[str, float] = {}
-    for _, _, change_run in f.change_runs:
-        if change_run is None:
-            continue
-        for rule_id in change_run.rule_ids:
-            per_rule[rule_id] = per_rule.get(rule_id, 0.0) + ms_of(change_run, rule_id)
-    print(
-        "  per rule, summed over the runs (full run 2 in brackets): "
-        + ", ".join(
-            f"{r} {ms / 1000:.2f} s ({ms_of(steady, r) / 1000:.2f})"
-            for r, ms in sorted(per_rule.items(), key=lambda kv: -kv[1])
-        )
-    )
-    failed = [r for r in [*f.runs, *(r for _, _, r in f.change_runs if r is not None)] if r.status != "done"]
-
-    share = inc_total / steady.seconds if steady.seconds else math.nan
+    shares = {day.profile: day_report(day, steady) for day in f.days}
+    changes = [r for day in f.days for _, _, r in day.runs if r is not None]
+    failed = [r for r in [*f.runs, *changes] if r.status != "done"]
     ratio = steady.seconds / floor_total if floor_total else math.nan
     print()
     print(f"full audit, run 1 (findings created):     {cold.seconds:9.2f} s  ({len(cold.rule_ids)} rules)")
@@ -1953,10 +2017,12 @@ def report(f: Figures) -> None:
         f"(run 1: {cold.seconds / floor_total:.1f}x; "
         f"against each table once: {steady.seconds / floor_once:.1f}x)"
     )
-    print(
-        f"incremental after a day's changes:        {inc_total:9.2f} s  = {share * 100:.1f}% of run 2 "
-        f"({len(f.change_runs)} change-triggered runs)"
-    )
+    for day in f.days:
+        seconds, share = shares[day.profile]
+        print(
+            f"incremental after a {day.profile + ' day:':<22}{seconds:9.2f} s  = {share * 100:.1f}% of run 2 "
+            f"({len([r for _, _, r in day.runs if r is not None])} change-triggered runs)"
+        )
     print(
         f"open findings after run 2: {sum(o for o, _ in f.findings.values()):,} from {len(f.findings)} rules"
     )
@@ -1967,10 +2033,11 @@ def report(f: Figures) -> None:
     )
     met = steady.seconds < TARGET_SECONDS and not f.skipped
     print(f"target: full audit < {TARGET_SECONDS:g} s:             {verdict(met)}{complete}")
-    print(
-        f"target: incremental < {TARGET_INCREMENTAL_SHARE * 100:g}% of a full run: "
-        f"{verdict(share < TARGET_INCREMENTAL_SHARE)}"
-    )
+    for profile, (_, share) in shares.items():
+        print(
+            f"target: incremental < {TARGET_INCREMENTAL_SHARE * 100:g}% of a full run ({profile} day): "
+            f"{verdict(share < TARGET_INCREMENTAL_SHARE)}"
+        )
     for run in failed:
         print(f"run {run.label} ended {run.status}: {run.error}")
 
@@ -1989,6 +2056,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=120.0,
         help="seconds a rule's query may take alone before it is left out of the engine runs (default 120)",
+    )
+    parser.add_argument(
+        "--day",
+        choices=(*DAY_PROFILES, "both"),
+        default="realistic",
+        help=(
+            "which rows a day's updates pick: realistic (the last 14 days' records, default), uniform "
+            "(any row of the history), or both, one day after the other"
+        ),
     )
     args = parser.parse_args(argv)
     if not 0.001 <= args.scale <= 5:
@@ -2036,11 +2112,13 @@ def benchmark(args: argparse.Namespace, db: Database) -> None:
     findings = finding_counts()
     say("Floor: count(*) of every table the rules read")
     floor = floor_scans(tenant_id, {t for p in probes.values() for t in p.tables} | set(generated_tables()))
-    say("Applying a day's changes (not measured)")
-    day = DayChanges(tenant_id, today)
-    touched = day.apply()
-    say("Change-triggered runs: compliance.tasks.audit_after_change per changed model (the day's rows)")
-    change_runs = incremental(tenant_id, touched)
+    days = []
+    for profile in DAY_PROFILES if args.day == "both" else (args.day,):
+        say(f"Applying a {profile} day's changes (not measured)")
+        changes = DayChanges(tenant_id, today, profile)
+        touched = changes.apply()
+        say("Change-triggered runs: compliance.tasks.audit_after_change per changed model (the day's rows)")
+        days.append(Day(profile, changes.steps, incremental(tenant_id, touched)))
     report(
         Figures(
             spec=spec,
@@ -2052,8 +2130,7 @@ def benchmark(args: argparse.Namespace, db: Database) -> None:
             skipped=skipped,
             runs=runs,
             floor=floor,
-            change_steps=day.steps,
-            change_runs=change_runs,
+            days=days,
             findings=findings,
             load_after=os.getloadavg(),
         )
