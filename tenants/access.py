@@ -104,15 +104,20 @@ def carried_settings() -> Iterator[None]:
         return
     waiting: list[tuple[str, list[Any]]] = []
 
+    def send_on_their_own() -> None:
+        prefix, prefix_params = _joined(waiting)
+        waiting.clear()
+        with connection.cursor() as cur:  # passes the wrapper below, with nothing waiting
+            cur.execute(prefix, prefix_params)
+
     def ahead(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         if not waiting:
             return execute(sql, params, many, context)
+        if many or getattr(context["cursor"].cursor, "name", None):
+            send_on_their_own()
+            return execute(sql, params, many, context)
         prefix, prefix_params = _joined(waiting)
         waiting.clear()
-        if many or getattr(context["cursor"].cursor, "name", None):
-            with connection.cursor() as cur:  # passes this wrapper again, with nothing waiting
-                cur.execute(prefix, prefix_params)
-            return execute(sql, params, many, context)
         if params is None:  # the statement had no placeholders: its % signs are literal
             sql, params = sql.replace("%", "%%"), ()
         return execute(f"{prefix}; {sql}", (*prefix_params, *params), many, context)
@@ -122,10 +127,7 @@ def carried_settings() -> Iterator[None]:
         with connection.execute_wrapper(ahead):
             yield
             if waiting:
-                prefix, prefix_params = _joined(waiting)
-                waiting.clear()
-                with connection.cursor() as cur:
-                    cur.execute(prefix, prefix_params)
+                send_on_their_own()
     finally:
         delattr(connection, _CARRIED)
 

@@ -755,7 +755,7 @@ def treated_pc_months(q: RuleInput, changed: tuple[str, ...]) -> QuerySet[Any]:
         ),
     ),
     triggers=("clinical.Treatment", "clinical.ChartReview"),
-    narrows={"clinical.Treatment": KeysOf(lambda q, changed: treated_pc_months(q, changed))},
+    narrows={"clinical.Treatment": KeysOf(treated_pc_months)},
 )
 def months_below_chart_review_rate(q: RuleInput) -> QuerySet[Any]:
     percent = q.params["min_review_percent"]

@@ -54,8 +54,12 @@ def window_key(scope: str, key_id: Any) -> str:
     return f"{prefix}:throttle:{scope}:{key_id}"
 
 
+def _window_script() -> Any:
+    return _script(settings.CACHES["default"]["LOCATION"])
+
+
 def redis_client() -> redis.Redis:
-    return _script(settings.CACHES["default"]["LOCATION"]).registered_client
+    return _window_script().registered_client
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -76,7 +80,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         if not isinstance(user, KeyUser) or limit is None or window is None:
             return True
         # EVALSHA: one round trip (the script body is sent once per process, on NOSCRIPT).
-        answer = _script(settings.CACHES["default"]["LOCATION"])(
+        answer = _window_script()(
             keys=[window_key(scope, user.key.pk)], args=[time.time(), window, limit, uuid.uuid4().hex]
         )
         if int(answer[0]) == 1:
