@@ -112,3 +112,30 @@ def test_logins_and_failed_logins_are_audited_with_ip(world_a: World, client: Cl
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     ok = AuditLogEntry.objects.get(action="login")
     assert (ok.actor_id, ok.client_ip) == (user.pk, "203.0.113.9")
+
+
+def test_granted_scope_reads_the_groups_grant_of_that_permission_only(world_a: World, world_b: World) -> None:
+    from tenants.access import granted_scope
+    from tenants.capacities import Side
+    from tenants.services import object_access_grant
+
+    clinician = world_a.ctx("clinician")  # view_location on the first location, view_pc on the first PC
+    assert granted_scope(clinician, "location", Side.BUSINESS, "view") == [world_a.locations[0].pk]
+    assert granted_scope(clinician, "location", Side.BUSINESS, "change") == []  # holds no change_location
+    assert granted_scope(clinician, "pc", Side.CLINICAL, "change") == [world_a.pcs[0].pk]  # clinical: view
+    # Another member's grant and a grant of another permission widen nothing.
+    object_access_grant(
+        membership=world_a.members["mso_staff"], obj=world_a.locations[1], perms=["view_location"]
+    )
+    object_access_grant(
+        membership=world_a.members["clinician"], obj=world_a.locations[1], perms=["delete_location"]
+    )
+    assert granted_scope(clinician, "location", Side.BUSINESS, "view") == [world_a.locations[0].pk]
+    staff = world_a.ctx("mso_staff")
+    assert set(granted_scope(staff, "location", Side.BUSINESS, "view")) == {
+        world_a.locations[0].pk,
+        world_a.locations[1].pk,
+    }
+    assert granted_scope(world_b.ctx("clinician"), "location", Side.BUSINESS, "view") == [
+        world_b.locations[0].pk
+    ]
