@@ -266,3 +266,32 @@ def test_key_lookup_carries_a_statement_with_literal_percent_signs(world_a: Worl
         with gateway_for_api_key(key.key_hash), connection.cursor() as cur:
             cur.execute("SELECT name FROM tenants_apikey WHERE name LIKE '100%'")  # no parameters
             assert cur.fetchall() == [("100% sure",)]
+
+
+def test_key_with_membership_loads_what_the_orm_would_in_one_query(world_a: World, world_b: World) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.api.authentication import key_with_membership
+
+    key, _ = api_key_create(ctx=world_a.ctx("clinician", via="api"), name="Loaded")
+    api_key_create(ctx=world_b.ctx("clinician", via="api"), name="Other tenant")
+    with transaction.atomic():
+        with gateway_for_api_key(key.key_hash), CaptureQueriesContext(connection) as queries:
+            loaded = key_with_membership(key.key_hash)
+            assert loaded is not None
+            membership, tenant, user = loaded.membership, loaded.membership.tenant, loaded.membership.user
+        assert len(queries) == 1  # the membership, tenant and user came with the key
+        expected = ApiKey.objects.select_related("membership__tenant", "membership__user").get(pk=key.pk)
+    pairs = (
+        (loaded, expected),
+        (membership, expected.membership),
+        (tenant, expected.membership.tenant),
+        (user, expected.membership.user),
+    )
+    for got, want in pairs:
+        fields = type(want)._meta.concrete_fields
+        assert [getattr(got, f.attname) for f in fields] == [getattr(want, f.attname) for f in fields]
+    assert tenant == world_a.tenant and user == world_a.user("clinician")
+    assert not loaded._state.adding and loaded._state.db == "default"  # saved rows, as from a query
+    with transaction.atomic(), gateway_for_api_key("f" * 64):
+        assert key_with_membership("f" * 64) is None
