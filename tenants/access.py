@@ -97,8 +97,9 @@ def carried_settings() -> Iterator[None]:
     statement that cannot carry them (executemany, a server-side cursor's DECLARE) has them sent
     just before it, on their own; what still waits when the block ends is sent then. If the block
     raises, what waits is dropped: the transaction keeps the role it had, never a wider one.
-    The request middleware opens one per request, after entering the gateway (bench/README.md: a
-    switch of capacity used to cost a round trip of its own on every request).
+    The request middleware opens one per request and enters the gateway inside it, so the gateway's
+    switch rides with the request's first statement (bench/README.md: each switch used to cost a
+    round trip of its own on every request).
     """
     if getattr(connection, _CARRIED, None) is not None:  # an outer block carries them already
         yield

@@ -67,8 +67,10 @@ class RequestTransactionMiddleware:
         # outlive the request, so the caller's role and settings are put back afterwards.
         nested = connection.in_atomic_block
         with transaction.atomic(), audit.reads_at_commit() as reads:
-            enter_gateway()  # at once: nothing of the request runs under the login role
-            with carried_settings():  # later switches ride with the statement after them
+            # Every role switch rides with the statement after it, the gateway's first: no
+            # statement of the request runs under the login role (bench/README.md).
+            with carried_settings():
+                enter_gateway()
                 response = self.get_response(request)
             if response.status_code >= 400:
                 transaction.set_rollback(True)
