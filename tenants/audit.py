@@ -72,7 +72,7 @@ def _read_rows(ctx: AccessContext, objects: Iterable[models.Model]) -> list[dict
         "actor": user.pk if user else None,
         "capacity": ctx.capacity.code,
         "action": "read",
-        "client_ip": ctx.client_ip,
+        "client_ip": ctx.client_ip or None,  # as Django saves a blank address (a unix socket's)
         "via": ctx.via,
         "seq": 0,
         "prev_hash": "",

@@ -3,6 +3,7 @@ query counts and the audit trail of chart reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -448,3 +449,14 @@ def test_options_describe_only_the_writes_the_key_may_attempt(world_a: World) ->
     assert actions("auditor", "/api/v1/api-keys/") == set()
     assert actions("pc_physician", "/api/v1/patient-charts/") == {"POST"}
     assert client_for(keys["mso_admin"]).options("/api/v1/patient-charts/").status_code == 404
+
+
+def test_a_chart_read_from_a_blank_client_address_is_logged_without_one(world_a: World) -> None:
+    # A WSGI server bound to a unix socket passes REMOTE_ADDR as "": the read is still logged.
+    client = client_for(issue_keys(world_a)["pc_physician"])
+    chart = world_a.charts[0]
+    assert client.get(f"/api/v1/patient-charts/{chart.pk}/", REMOTE_ADDR="").status_code == 200
+    (entry,) = read_entries(chart)
+    assert entry.client_ip is None and entry.via == "api"
+    record_clinical_reads(dataclasses.replace(world_a.ctx("clinician"), client_ip=""), [world_a.charts[0]])
+    assert [e.client_ip for e in read_entries(chart)] == [None, None]
