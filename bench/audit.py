@@ -1472,10 +1472,17 @@ def generated_tables() -> list[str]:
 
 @dataclass
 class Changed:
-    """The rows of one model a day's changes wrote, and their PCs."""
+    """The rows of one model a day's changes wrote, and their PCs: `object_ids` the rows created,
+    `updated` the rows updated, each with the fields its update set (what a service tells
+    ``audit_after_change``)."""
 
     pc_ids: list[str] = field(default_factory=list)
     object_ids: list[str] = field(default_factory=list)
+    updated: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return len(self.object_ids) + len(self.updated)
 
 
 class DayChanges(Loader):
@@ -1494,13 +1501,14 @@ class DayChanges(Loader):
             raise SetupError(f"unknown day profile {profile}")
         self.profile = profile
 
-    def change(self, label: str, model_label: str, dml: str, pcs: str) -> None:
+    def change(self, label: str, model_label: str, dml: str, pcs: str, fields: tuple[str, ...] = ()) -> None:
         """Run `dml` (ending in RETURNING) as CTE ``w``; `pcs` selects ``pc_id, object_id`` (a written
-        row and its PC) from ``w``."""
+        row and its PC) from ``w``. `fields`: the fields an update sets (none: rows created)."""
         began = time.perf_counter()
+        names = f"ARRAY[{', '.join(repr(f) for f in fields)}]::text[]" if fields else "NULL::text[]"
         self.cur.execute(
-            f"WITH w AS ({dml}), x AS (INSERT INTO b_changed SELECT '{model_label}', pc_id, object_id "
-            f"FROM ({pcs}) p(pc_id, object_id)) SELECT count(*) FROM w"
+            f"WITH w AS ({dml}), x AS (INSERT INTO b_changed SELECT '{model_label}', pc_id, object_id, "
+            f"{names} FROM ({pcs}) p(pc_id, object_id)) SELECT count(*) FROM w"
         )
         self.steps.append((label, int(self.cur.fetchone()[0]), time.perf_counter() - began))
 
@@ -1548,7 +1556,7 @@ class DayChanges(Loader):
         with bulk_session() as cur:
             self.cur = cur
             cur.execute("DROP TABLE IF EXISTS b_changed, b_new_visit")
-            cur.execute("CREATE TEMP TABLE b_changed (label text, pc_id uuid, object_id uuid)")
+            cur.execute("CREATE TEMP TABLE b_changed (label text, pc_id uuid, object_id uuid, fields text[])")
             treatments, appointments, payments = self.budget(trt), self.budget(appt), self.budget(pay)
             visits = treatments // 2
             # Today's visits: like treatments of the history (chart, procedure, performer), performed
@@ -1567,6 +1575,7 @@ class DayChanges(Loader):
                 f"{self.picked(trt, f'r.performed_at >= {since}', treatments - visits)}) "
                 "RETURNING t.id, c.pc_id",
                 "SELECT pc_id, id FROM w",
+                fields=("notes",),
             )
             values = {"id": "v.id", "performed_at": "v.at", "charted_at": "v.at + interval '2 hours'"}
             self.change(
@@ -1587,6 +1596,7 @@ class DayChanges(Loader):
                 f"{self.picked(appt, recent_appointment, max(1, appointments - visits))}) "
                 "RETURNING a.id, l.pc_id",
                 "SELECT pc_id, id FROM w",
+                fields=("ends_at", "status"),
             )
             values = {
                 "id": "v.id",
@@ -1618,6 +1628,7 @@ class DayChanges(Loader):
                 f"{self.picked(pay, f'r.received_on >= {self.D} - {RECENT_DAYS}', max(1, payments - paid))}) "
                 "RETURNING p.id, l.pc_id",
                 "SELECT pc_id, id FROM w",
+                fields=("amount",),
             )
             values = {
                 "id": "gen_random_uuid()",
@@ -1654,6 +1665,7 @@ class DayChanges(Loader):
                 f"UPDATE {inv} i SET status = 'paid' FROM {msa} m WHERE m.id = i.msa_id AND i.id IN ("
                 f"{issued} {order} LIMIT {invoices // 2}) RETURNING i.id, m.pc_id",
                 "SELECT pc_id, id FROM w",
+                fields=("status",),
             )
             month = f"date_trunc('month', {self.D})::date"
             values = {
@@ -1678,12 +1690,17 @@ class DayChanges(Loader):
                 f"ORDER BY title LIMIT {invoices - invoices // 2}) m RETURNING id, msa_id",
                 f"SELECT m.pc_id, w.id FROM w JOIN {msa} m ON m.id = w.msa_id",
             )
-            cur.execute("SELECT label, pc_id, object_id FROM b_changed ORDER BY label, pc_id, object_id")
+            cur.execute(
+                "SELECT label, pc_id, object_id, fields FROM b_changed ORDER BY label, pc_id, object_id"
+            )
             touched: dict[str, Changed] = {}
-            for label, pc_id, object_id in cur.fetchall():
+            for label, pc_id, object_id, fields in cur.fetchall():
                 changed = touched.setdefault(label, Changed())
                 changed.pc_ids = list(dict.fromkeys([*changed.pc_ids, str(pc_id)]))
-                changed.object_ids.append(str(object_id))
+                if fields is None:
+                    changed.object_ids.append(str(object_id))
+                else:
+                    changed.updated[str(object_id)] = list(fields)
         return touched
 
 
@@ -1740,11 +1757,15 @@ def incremental(tenant_id: str, touched: dict[str, Changed]) -> list[tuple[str, 
     for label, changed in touched.items():
         began = time.perf_counter()
         summary = audit_after_change(
-            tenant_id=tenant_id, model_label=label, pc_ids=changed.pc_ids, object_ids=changed.object_ids
+            tenant_id=tenant_id,
+            model_label=label,
+            pc_ids=changed.pc_ids,
+            object_ids=changed.object_ids,
+            updated=changed.updated,
         )
         seconds = time.perf_counter() - began
         run = read_run(summary["run_id"], label, seconds) if summary else None
-        out.append((label, len(changed.object_ids), run))
+        out.append((label, changed.rows, run))
     return out
 
 
@@ -2112,6 +2133,12 @@ def benchmark(args: argparse.Namespace, db: Database) -> None:
     findings = finding_counts()
     say("Floor: count(*) of every table the rules read")
     floor = floor_scans(tenant_id, {t for p in probes.values() for t in p.tables} | set(generated_tables()))
+    from compliance.registry import warm_reads
+
+    say("What each rule reads of its triggers' tables (registry.warm_reads, as a worker process at start)")
+    began = time.perf_counter()
+    warm_reads()
+    say(f"  {time.perf_counter() - began:.2f} s, once per worker process: not part of a change run")
     days = []
     for profile in DAY_PROFILES if args.day == "both" else (args.day,):
         say(f"Applying a {profile} day's changes (not measured)")

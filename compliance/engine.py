@@ -219,6 +219,42 @@ def _rowcount(sql: str, params: Sequence[Any]) -> int:
 
 
 @dataclass(frozen=True)
+class Written:
+    """The rows of one model a change run is about, grouped by what their writes changed: pairs of
+    (columns, ids); columns is None for rows created, or changed in ways not told (every column)."""
+
+    groups: tuple[tuple[frozenset[str] | None, tuple[str, ...]], ...]
+
+    @classmethod
+    def of(cls, created: Iterable[Any] = (), updated: Mapping[Any, Iterable[str]] | None = None) -> Written:
+        """Rows `created` (any change), and rows `updated`: id -> the columns the update changed."""
+        groups: dict[frozenset[str] | None, list[str]] = {}
+        for pk in created:
+            groups.setdefault(None, []).append(str(pk))
+        for pk, columns in (updated or {}).items():
+            groups.setdefault(frozenset(columns), []).append(str(pk))
+        return cls(tuple((columns, tuple(dict.fromkeys(ids))) for columns, ids in groups.items()))
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(pk for _, ids in self.groups for pk in ids))
+
+    def affecting(self, rule: Rule, label: str) -> tuple[str, ...]:
+        """The rows (of model `label`) whose write may change `rule`'s hits: those created, and those
+        updated in a column the rule reads (``Rule.reads``, asked only when some row was updated)."""
+        updated = any(columns is not None for columns, _ in self.groups)
+        read = rule.reads(label) if updated else None
+        return tuple(
+            dict.fromkeys(
+                pk
+                for columns, ids in self.groups
+                if columns is None or read is None or columns & read
+                for pk in ids
+            )
+        )
+
+
+@dataclass(frozen=True)
 class Narrowed:
     """What a narrowed evaluation re-checks: the findings about `object_ids`, or those with `keys`
     ((object id, discriminator) pairs). Nothing else is re-checked, nor resolved."""
@@ -231,12 +267,11 @@ class Narrowed:
         return not (self.object_ids if self.object_ids is not None else self.keys)
 
 
-def narrowed_to(
-    run: AuditRun, rule: Rule, changed: Sequence[Any] | None, given: RuleInput
-) -> Narrowed | None:
+def narrowed_to(run: AuditRun, rule: Rule, changed: Written | None, given: RuleInput) -> Narrowed | None:
     """What of `rule`'s findings the rows `changed` (of the run's ``change_label``) may have affected,
-    or None when the rule cannot narrow by them (it re-checks the run's PCs instead). `given`: the
-    run's tenant, date and thresholds (a ``KeysOf`` maps rows to findings with them).
+    or None when the rule cannot narrow by them (it re-checks the run's PCs instead). Only the rows
+    whose write changed a column the rule reads count. `given`: the run's tenant, date and thresholds
+    (a ``KeysOf`` maps rows to findings with them).
 
     Read in the rule's transaction, under its side's role. Rows gone since (deleted) name nothing
     through a field, nor do the former values of a changed row (a treatment moved to another month);
@@ -246,7 +281,7 @@ def narrowed_to(
     via = rule.narrowing(run.change_label)
     if via is None:
         return None
-    ids = tuple(dict.fromkeys(str(pk) for pk in changed))
+    ids = changed.affecting(rule, run.change_label)
     if isinstance(via, KeysOf):
         keys = via.keys(given, ids)
         return Narrowed(keys=tuple(dict.fromkeys((str(obj), str(disc)) for obj, disc in keys)))
@@ -263,16 +298,17 @@ def evaluate_rule(
     *,
     today: dt.date,
     params: Mapping[str, Decimal],
-    changed: Sequence[Any] | None = None,
+    changed: Written | None = None,
     every_pc: bool = False,
 ) -> RuleOutcome:
     """Upsert the rule's hits into findings and resolve what it no longer sees.
 
-    `changed`: the ids of the rows of ``run.change_label`` a change run is about. A rule that narrows
-    by them re-checks (and may resolve) the findings of those objects (or keys) alone, and nothing
-    when they name none; any other rule re-checks the run's PCs, or, when they are `every_pc` of the
-    tenant, the whole tenant (the same hits; a list of every PC only costs the query a filter). Runs
-    in the caller's transaction, which must be activated for the rule's side.
+    `changed`: the rows of ``run.change_label`` a change run is about. A rule that narrows by them
+    re-checks (and may resolve) the findings of those objects (or keys) alone, counting only the rows
+    whose write may change its hits, and nothing when they name none; any other rule re-checks the
+    run's PCs, or, when they are `every_pc` of the tenant, the whole tenant (the same hits; a list of
+    every PC only costs the query a filter). Runs in the caller's transaction, which must be
+    activated for the rule's side.
     """
     started = time.monotonic()
     table = FINDING_MODELS[rule.side]._meta.db_table
@@ -385,7 +421,7 @@ def run_audit(
     today: dt.date,
     *,
     on_rule_done: ProgressHook | None = None,
-    changed: Sequence[Any] | None = None,
+    changed: Written | None = None,
 ) -> list[str]:
     """Evaluate `rules` for the run's tenant, one committed transaction per rule; returns the ids
     of the rules that failed (their findings are left as they were). `changed`: see evaluate_rule.
@@ -483,13 +519,13 @@ def execute_run(
     run_id: Any,
     *,
     on_rule_done: ProgressHook | None = None,
-    changed: Sequence[Any] | None = None,
+    changed: Written | None = None,
 ) -> AuditRun:
     """Execute (or resume) one run to the end. Safe to call again for the same run at any point:
     a finished run is returned as it is; an interrupted one continues after its last recorded rule.
 
-    `changed`: the ids of the written rows of a change run's ``change_label`` (kept in the task's
-    message, which a redelivery repeats, not on the run row: the MSO reads that row)."""
+    `changed`: the written rows of a change run's ``change_label`` (kept in the task's message,
+    which a redelivery repeats, not on the run row: the MSO reads that row)."""
     with run_lock(run_id):
         run = _claim(tenant, run_id)
         if run is None:

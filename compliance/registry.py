@@ -33,9 +33,10 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -279,6 +280,81 @@ class Rule:
         """The field of a changed `label` row naming a finding's object, or the KeysOf mapping such
         rows to findings, or None: not narrowed."""
         return dict(self.narrows).get(label)
+
+    def reads(self, label: str) -> frozenset[str] | None:
+        """The columns of `label`'s table this rule's SQL reads (``columns_read``); None: all."""
+        return columns_read(self, label)
+
+
+# Identifiers in compiled SQL: Django quotes every table and column name.
+QUOTED_NAME = re.compile(r'"([^"]+)"')
+# A whole row of a table read at once (no rule does; if one did, every column would count). A
+# ``SELECT * FROM (subquery)`` (Django's wrapper of a union) reads the subquery's named columns.
+WHOLE_ROW = re.compile(
+    r'(?:"|\b\w+)\.\*|SELECT\s+\*\s+FROM\s+"|to_jsonb?\s*\(\s*"[^"]+"\s*\)|row_to_json', re.IGNORECASE
+)
+
+
+@functools.cache
+def columns_read(rule: Rule, label: str) -> frozenset[str] | None:
+    """The columns of the table of model `label` that `rule` reads, in every form its query takes (the
+    whole tenant, some PCs, some objects, some finding keys, and its ``KeysOf`` mapping of rows of
+    `label`), or None when the SQL does not name the table (the rule reads it some other way: every
+    column counts) or reads whole rows. Compiled once per process (``warm_reads``).
+
+    Over-approximate on purpose: a column of that name read from any table counts. So an update that
+    changed none of these columns cannot change the rule's hits, and a change run may skip the rule
+    for that row (``engine.Written``). A rule's query must read the same columns whatever its date and
+    thresholds (tests/test_compliance_incremental.py checks every rule at its thresholds' bounds)."""
+    from django.apps import apps
+    from django.db import connection
+
+    model = apps.get_model(label)
+    columns = {f.column for f in model._meta.concrete_fields}
+    table = connection.ops.quote_name(model._meta.db_table)
+    read: set[str] = set()
+    for sql in (*rule_sql_forms(rule), *keys_sql_forms(rule, label)):
+        if table not in sql or WHOLE_ROW.search(sql):
+            return None
+        read |= columns & set(QUOTED_NAME.findall(sql))
+    return frozenset(read)
+
+
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def placeholder_input(rule: Rule, params: Mapping[str, Decimal] | None = None) -> RuleInput:
+    values = rule.defaults() if params is None else params
+    return RuleInput(tenant_id=PLACEHOLDER_ID, today=dt.date(2000, 1, 31), params=values)
+
+
+@functools.cache
+def rule_sql_forms(rule: Rule, params: tuple[tuple[str, Decimal], ...] | None = None) -> tuple[str, ...]:
+    """The SQL of the forms of `rule`'s query (whole tenant, PCs, objects, finding keys) at its default
+    thresholds, or at `params`."""
+    base = placeholder_input(rule, dict(params) if params is not None else None)
+    forms = (
+        base,
+        replace(base, pc_ids=(PLACEHOLDER_ID,)),
+        replace(base, object_ids=(PLACEHOLDER_ID,)),
+        replace(base, finding_keys=((PLACEHOLDER_ID, "2000-01"),)),
+    )
+    return tuple(str(rule.query(q).query.sql_with_params()[0]) for q in forms)
+
+
+def keys_sql_forms(rule: Rule, label: str) -> tuple[str, ...]:
+    via = rule.narrowing(label)
+    if not isinstance(via, KeysOf):
+        return ()
+    return (str(via.keys(placeholder_input(rule), (PLACEHOLDER_ID,)).query.sql_with_params()[0]),)
+
+
+def warm_reads() -> None:
+    """Compile what every rule reads of its triggers' tables, once: a worker process does it when it
+    starts, so that no change run pays for it (about a second for all rules)."""
+    for item in REGISTRY.all():
+        for label in item.triggers:
+            columns_read(item, label)
 
 
 @dataclass

@@ -20,12 +20,15 @@ import uuid
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_process_init
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 
 from compliance import engine
 from compliance.models import AuditRun
 from compliance.notifications import notify_after_run
-from compliance.registry import REGISTRY
+from compliance.registry import REGISTRY, warm_reads
 from compliance.services import planned_rules, run_create
 from management.models import ProfessionalCorporation
 from tenants.access import AccessContext, activate, enter_gateway
@@ -119,18 +122,26 @@ def audit_after_change(
     pc_id: str | None = None,
     pc_ids: list[str] | None = None,
     object_ids: list[str] | None = None,
+    updated: dict[str, list[str]] | None = None,
 ) -> dict[str, Any] | None:
     """Re-run the rules whose triggers name the model just written (an MSA or an invoice saved: the
     MSA and fee rules of its PC), once for a batch of written rows of one model.
 
-    `object_ids`: the written rows. A rule that narrows by that model (``Rule.narrows``) re-checks
-    the findings of those rows' objects alone; the others re-check the PCs `pc_ids` (or `pc_id`; the
-    written rows' PCs), or every PC of the tenant when none is given. No rule to run: no run is
-    created."""
+    The written rows: `object_ids`, rows created (or changed in ways not told), and `updated`, rows
+    updated: id -> the names of the fields the update changed. A rule is re-run only for rows whose
+    write may change its hits: a row created, or updated in a column the rule reads
+    (``Rule.reads``). A rule that narrows by that model (``Rule.narrows``) re-checks the findings of
+    those rows' objects alone; the others re-check the PCs `pc_ids` (or `pc_id`; the written rows'
+    PCs), or every PC of the tenant when none is given. Neither `object_ids` nor `updated`: every
+    triggered rule re-checks the PCs. No rule to run: no run is created."""
     pcs = [*(pc_ids or []), *([pc_id] if pc_id else [])]
+    changed = written_rows(model_label, object_ids, updated)
     with task_transaction():
         activate(engine.system_context(ctx.tenant, Side.BUSINESS))
-        rule_ids = planned_rules(ctx.tenant, REGISTRY.triggered_by(model_label))
+        triggered = REGISTRY.triggered_by(model_label)
+        if changed is not None:
+            triggered = [r for r in triggered if changed.affecting(r, model_label)]
+        rule_ids = planned_rules(ctx.tenant, triggered)
         if not pcs:  # a change run names its PCs (a run without is a full one to the reports)
             pcs = [
                 str(pk)
@@ -148,8 +159,40 @@ def audit_after_change(
         pc_ids=[uuid.UUID(str(pk)) for pk in dict.fromkeys(pcs)],
         change_label=model_label,
     )
-    changed = [str(uuid.UUID(str(pk))) for pk in object_ids] if object_ids is not None else None
     return _finished(engine.execute_run(ctx.tenant, run.pk, changed=changed))
+
+
+def written_rows(
+    model_label: str, created: list[str] | None, updated: dict[str, list[str]] | None
+) -> engine.Written | None:
+    """The written rows of a change run, fields named as the model names them (checked: a name the
+    model does not have is an error, not "every column"); None when neither is given."""
+    if created is None and updated is None:
+        return None
+    model = apps.get_model(model_label)
+    columns: dict[str, frozenset[str]] = {}
+    for pk, names in (updated or {}).items():
+        fields = []
+        for name in names:
+            try:
+                field = model._meta.get_field(name)
+            except FieldDoesNotExist:
+                raise ValueError(f"{model_label} has no field {name!r}") from None
+            if not field.concrete:
+                raise ValueError(f"{model_label}.{name} is not a column")
+            fields.append(field.column)
+        columns[str(uuid.UUID(str(pk)))] = frozenset(fields)
+    return engine.Written.of(created=(str(uuid.UUID(str(pk))) for pk in created or ()), updated=columns)
+
+
+@worker_process_init.connect
+def learn_what_rules_read(**_: Any) -> None:
+    """A pool process compiles what each rule reads (``registry.warm_reads``) before its first task,
+    so that no change run pays for it. A failure here only leaves it to the first change run."""
+    try:
+        warm_reads()
+    except Exception:
+        log.exception("could not compile what the compliance rules read; change runs will")
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -641,6 +641,21 @@ def test_saving_an_msa_or_an_invoice_reaudits_that_pc_with_the_rules_it_triggers
     finding.refresh_from_db()
     assert (finding.status, finding.pc_id, finding.last_seen_run_id) == ("open", world_a.pcs[0].pk, moved.pk)
 
+    # An update of fields no rule triggered by MSAs reads (ZZ-MSA reads the clause, PC and title):
+    # the task runs and finds no rule to re-run. The title is read: a run again.
+    with as_ctx(admin), django_capture_on_commit_callbacks(execute=True) as queued:
+        agreement_services.msa_update(ctx=admin, msa=msa, currency="EUR", signed_on=TODAY)
+    assert len(queued) == 1
+    assert AuditRun.objects.filter(tenant=world_a.tenant, trigger="change").count() == 3
+    with as_ctx(admin), django_capture_on_commit_callbacks(execute=True) as queued:
+        agreement_services.msa_update(ctx=admin, msa=msa, title="Renamed MSA")
+    retitled = (
+        AuditRun.objects.filter(tenant=world_a.tenant, trigger="change").order_by("-created_at").first()
+    )
+    assert retitled is not None and retitled.pk != moved.pk and retitled.rule_ids == [MSA_RULE]
+    finding.refresh_from_db()
+    assert (finding.evidence["title"], finding.last_seen_run_id) == ("Renamed MSA", retitled.pk)
+
     # A redelivered change message (same task id) reuses its run.
     first = audit_after_change.apply(
         kwargs={"tenant_id": str(world_a.tenant.pk), "pc_id": str(pc.pk), "model_label": MSA_LABEL},

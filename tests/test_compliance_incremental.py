@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,8 +20,9 @@ from django.apps import apps
 from django.utils import timezone
 
 from clinical.models import ChartReview, Treatment, TreatmentProduct
+from compliance.engine import Written
 from compliance.models import AuditRun, ClinicalFinding, Finding, FindingStatus
-from compliance.registry import REGISTRY, KeysOf, Rule
+from compliance.registry import QUOTED_NAME, REGISTRY, WHOLE_ROW, KeysOf, Rule, rule_sql_forms
 from compliance.tasks import audit_after_change
 from tests import factories as f
 from tests.compliance_world import CLINICAL_RULE
@@ -328,3 +330,128 @@ def test_cht002_keys_of_the_changed_treatments_are_their_pc_and_local_month(clin
     if month_start(today(), 12) <= world_month < month_start(today(), 0):
         expected.add((treatment(clinic, 0).chart.pc_id, month_key(world_month)))
     assert keys == expected
+
+
+# --- what a write changed: a rule is re-run only for rows changed in a column it reads ------------
+
+
+def changed_in(w: World, updated: dict[Any, list[str]], created: Iterable[Any] = ()) -> dict[str, Any] | None:
+    """``audit_after_change`` for treatments `created` and `updated` (id -> the fields changed)."""
+    return audit_after_change(
+        tenant_id=str(w.tenant.pk),
+        model_label=TREATMENT,
+        object_ids=[str(pk) for pk in created],
+        updated={str(pk): fields for pk, fields in updated.items()},
+    )
+
+
+def test_what_a_rule_reads_of_a_changed_table_comes_from_its_sql() -> None:
+    con = REGISTRY.get("CON-001").reads(TREATMENT)
+    cht = REGISTRY.get("CHT-001").reads(TREATMENT)
+    assert con is not None and cht is not None
+    # CON-001 judges a treatment's procedure, time and chart; CHT-001 its charting.
+    assert {"procedure", "performed_at", "chart_id", "tenant_id"} <= con
+    assert not {"notes", "charted_at"} & con
+    assert {"notes", "charted_at", "performed_at", "procedure"} <= cht
+    products = REGISTRY.get("CHT-001").reads("clinical.TreatmentProduct")
+    assert products is not None and {"lot_number", "product_name"} <= products
+    # A rule reads only columns of the table; when its SQL does not name the table, every column
+    # counts: ADV-001 reads an image through its asset's content hash (kept by a database trigger).
+    unnamed = set()
+    for item in REGISTRY.all():
+        for label in item.triggers:
+            read = item.reads(label)
+            if read is None:
+                unnamed.add((item.id, label))
+                continue
+            assert read <= {f.column for f in apps.get_model(label)._meta.concrete_fields}, (item.id, label)
+    assert unnamed == {("ADV-001", "management.MarketingImage")}
+    assert Written.of(updated={str(uuid.uuid4()): {"description"}}).affecting(
+        REGISTRY.get("ADV-001"), "management.MarketingImage"
+    )
+
+
+def test_a_rule_reads_the_same_columns_at_every_threshold() -> None:
+    """``columns_read`` compiles a rule at its default thresholds: what it reads must not depend on
+    them (checked at each threshold's bounds)."""
+    for item in REGISTRY.all():
+        if not item.thresholds:
+            continue
+        default = rule_sql_forms(item)
+        for bound in ("minimum", "maximum"):
+            params = tuple(sorted((t.name, getattr(t, bound)) for t in item.thresholds))
+            forms = rule_sql_forms(item, params)
+            assert [set(QUOTED_NAME.findall(s)) for s in forms] == [
+                set(QUOTED_NAME.findall(s)) for s in default
+            ], (item.id, bound)
+
+
+def test_whole_row_reads_count_as_every_column() -> None:
+    for sql in (
+        'SELECT "t".* FROM x',
+        "SELECT U0.* FROM x",
+        'SELECT * FROM "clinical"."treatment"',
+        'SELECT to_jsonb("t") FROM x',
+        "SELECT row_to_json(t) FROM x",
+    ):
+        assert WHOLE_ROW.search(sql), sql
+    # Django's wrapper of a union reads the columns its parts name.
+    assert not WHOLE_ROW.search('SELECT "a" FROM (SELECT * FROM (SELECT "t"."a" FROM "t") s) w')
+
+
+def test_written_rows_count_an_update_only_for_the_rules_reading_a_column_it_changed() -> None:
+    created, notes, procedure = (str(uuid.uuid4()) for _ in range(3))
+    written = Written.of(created=[created], updated={notes: {"notes"}, procedure: {"procedure", "notes"}})
+    assert set(written.ids) == {created, notes, procedure}
+    assert written.affecting(REGISTRY.get("CON-001"), TREATMENT) == (created, procedure)
+    assert set(written.affecting(REGISTRY.get("CHT-001"), TREATMENT)) == {created, notes, procedure}
+    assert (
+        Written.of(updated={notes: {"good_faith_exam_id"}}).affecting(REGISTRY.get("CHT-001"), TREATMENT)
+        == ()
+    )
+
+
+def test_an_update_re_runs_only_the_rules_that_read_what_it_changed(clinic: World) -> None:
+    t0, t1 = treatment(clinic, 0), treatment(clinic, 1)
+    late(t0)  # a CHT-001 violation
+    # Only CHT-001 reads charted_at: one rule re-run, and it finds the violation.
+    summary = changed_in(clinic, {t0.pk: ["charted_at"]})
+    assert summary is not None
+    run = AuditRun.objects.get(pk=summary["run_id"])
+    assert run.rule_ids == ["CHT-001"]
+    assert t0.pk in open_findings(ClinicalFinding, clinic, "CHT-001")
+    # The compliant twin: an on-time chart updated the same way is not a finding.
+    on_time(t1)
+    changed_in(clinic, {t1.pk: ["charted_at"]})
+    assert t1.pk not in open_findings(ClinicalFinding, clinic, "CHT-001")
+    # A new row is judged by every treatment rule.
+    summary = changed_in(clinic, {}, created=[t1.pk])
+    assert summary is not None
+    assert set(AuditRun.objects.get(pk=summary["run_id"]).rule_ids) == {
+        r.id for r in REGISTRY.triggered_by(TREATMENT)
+    }
+
+
+def test_an_update_of_a_column_no_rule_reads_re_runs_nothing(clinic: World) -> None:
+    t0 = treatment(clinic, 0)
+    late(t0)
+    changed_in(clinic, {}, created=[t0.pk])
+    assert t0.pk in open_findings(ClinicalFinding, clinic, "CHT-001")
+    runs = AuditRun.objects.filter(tenant=clinic.tenant).count()
+    on_time(t0)  # its cause is gone, but the caller says only the exam link changed
+    assert changed_in(clinic, {t0.pk: ["good_faith_exam"]}) is None
+    assert AuditRun.objects.filter(tenant=clinic.tenant).count() == runs
+    # No rule reads that column, so no rule could have seen a difference: the finding stands until
+    # a run that re-checks it (here the write that really fixed it).
+    assert t0.pk in open_findings(ClinicalFinding, clinic, "CHT-001")
+    changed_in(clinic, {t0.pk: ["charted_at"]})
+    assert t0.pk not in open_findings(ClinicalFinding, clinic, "CHT-001")
+
+
+def test_a_field_the_model_does_not_have_is_refused(clinic: World) -> None:
+    t0 = treatment(clinic, 0)
+    with pytest.raises(ValueError, match="has no field 'nope'"):
+        changed_in(clinic, {t0.pk: ["nope"]})
+    with pytest.raises(ValueError, match="is not a column"):
+        changed_in(clinic, {t0.pk: ["products"]})
+    assert not AuditRun.objects.filter(tenant=clinic.tenant, trigger="change").exists()

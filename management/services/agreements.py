@@ -135,15 +135,22 @@ def _reverts_on_refusal(kwarg: str) -> Callable[[F], F]:
     return decorate
 
 
-def _audit_after_commit(ctx: AccessContext, obj: models.Model, *pc_ids: Any) -> None:
+def _audit_after_commit(
+    ctx: AccessContext, obj: models.Model, *pc_ids: Any, changed: list[str] | None = None
+) -> None:
     """Once the write commits, re-run the compliance rules this model triggers for the PC(s): one run
-    (an MSA moved to another PC re-checks both), narrowed to this object where a rule can be."""
+    (an MSA moved to another PC re-checks both), narrowed to this object where a rule can be.
+    `changed`: the fields an update changed (the rules that read none of them are not re-run);
+    None: the object was created."""
+    written: dict[str, Any] = (
+        {"object_ids": [str(obj.pk)]} if changed is None else {"updated": {str(obj.pk): list(changed)}}
+    )
     enqueue_on_commit(
         audit_after_change,
         tenant_id=str(ctx.tenant.pk),
         model_label=obj._meta.label,
         pc_ids=[str(pc_id) for pc_id in dict.fromkeys(pc_ids)],
-        object_ids=[str(obj.pk)],
+        **written,
     )
 
 
@@ -390,7 +397,7 @@ def msa_update(
         _check_invoices_inside_term(msa)
     if changed:
         save_validated(msa, changed)
-        _audit_after_commit(ctx, msa, msa.pc_id, pc_before)
+        _audit_after_commit(ctx, msa, msa.pc_id, pc_before, changed=changed)
     return msa
 
 
@@ -720,7 +727,7 @@ def fee_invoice_update(
         changed += _sync_paid_status(invoice, paid, save=False)
     if changed:
         save_validated(invoice, changed)
-        _audit_after_commit(ctx, invoice, invoice.msa.pc_id)
+        _audit_after_commit(ctx, invoice, invoice.msa.pc_id, changed=changed)
     return invoice
 
 
