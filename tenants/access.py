@@ -182,19 +182,48 @@ def activate(ctx: AccessContext) -> None:
     """Run the rest of the current transaction as `ctx`: its DB role, tenant and audit identity."""
     if not connection.in_atomic_block:
         raise RuntimeError("activate() needs a transaction: SET LOCAL would be a no-op")
+    _set_locals(ctx.capacity.db_role, _identity(ctx))
+
+
+def _identity(ctx: AccessContext) -> dict[str, str | None]:
     user = ctx.user
-    _set_locals(
-        ctx.capacity.db_role,
-        {
-            "app.tenant_id": str(ctx.tenant.pk),
-            "app.user_id": str(user.pk) if user else None,
-            "app.capacity": ctx.capacity.code,
-            "app.membership_id": str(ctx.membership.pk) if ctx.membership else None,
-            "app.client_ip": ctx.client_ip,
-            "app.via": ctx.via,
-            "app.api_key_hash": None,
-        },
-    )
+    return {
+        "app.tenant_id": str(ctx.tenant.pk),
+        "app.user_id": str(user.pk) if user else None,
+        "app.capacity": ctx.capacity.code,
+        "app.membership_id": str(ctx.membership.pk) if ctx.membership else None,
+        "app.client_ip": ctx.client_ip,
+        "app.via": ctx.via,
+        "app.api_key_hash": None,
+    }
+
+
+@contextmanager
+def one_statement_as(ctx: AccessContext) -> Iterator[None]:
+    """Outside any transaction: the one statement run inside is a transaction of its own, run as
+    `ctx` (its role and settings go in that statement's round trip, see ``carried_settings``).
+
+    PostgreSQL runs the settings and the statement, sent as one query, as one implicit transaction
+    and commits it before answering: ``SET LOCAL`` holds for the statement, and whatever it locks is
+    released at that commit, with no wait for the application's next round trip. A second statement
+    inside would run under the login role, so it is refused."""
+    if connection.in_atomic_block or not connection.get_autocommit():
+        raise RuntimeError("one_statement_as() runs outside a transaction (it commits on its own)")
+    statements = 0
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal statements
+        statements += 1
+        if statements > 1 or many:
+            raise RuntimeError("one_statement_as() runs one statement")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count), carried_settings():
+        # The counter wraps the carrier: it counts the statement, not the settings in front of it.
+        _set_locals(ctx.capacity.db_role, _identity(ctx))
+        yield
+        if statements != 1:
+            raise RuntimeError("one_statement_as() ran no statement")
 
 
 _SETTINGS = (

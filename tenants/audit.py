@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from mso_platform.db import boundary
-from tenants.access import AccessContext
+from tenants.access import AccessContext, one_statement_as
 from tenants.models import AuditLogEntry
 
 
@@ -113,17 +113,34 @@ def _insert_reads(rows: list[dict[str, Any]]) -> None:
 
 
 class _PendingReads:
-    """The reads of one request, written in one insert just before its transaction commits."""
+    """The reads of one request, written in one insert just before its transaction commits, or, for
+    a request that writes nothing, in one statement of their own after it (``flush_alone``)."""
 
     def __init__(self) -> None:
         self.reads: list[tuple[AccessContext, list[models.Model]]] = []
 
-    def flush(self) -> None:
+    def _merged(self) -> list[tuple[AccessContext, list[models.Model]]]:
         merged: dict[int, tuple[AccessContext, list[models.Model]]] = {}
         for ctx, objects in self.reads:
             merged.setdefault(id(ctx), (ctx, []))[1].extend(objects)
         self.reads = []
-        _insert_reads([row for ctx, objects in merged.values() for row in _read_rows(ctx, objects)])
+        return list(merged.values())
+
+    def flush(self) -> None:
+        """Inside the request's transaction: the entries commit with it."""
+        _insert_reads([row for ctx, objects in self._merged() for row in _read_rows(ctx, objects)])
+
+    def flush_alone(self) -> None:
+        """After the request's transaction: the entries (of each capacity that read) in one insert
+        that is a transaction of its own, committed before this returns; an error propagates, and the
+        response that would show the records is not sent.
+
+        The tenant's chain lock, which the insert takes, is then held for the insert and its commit
+        alone; inside the request's transaction it was held until the application's COMMIT arrived,
+        and concurrent reads of the tenant queued behind that round trip (bench/README.md)."""
+        for ctx, objects in self._merged():
+            with one_statement_as(ctx):
+                _insert_reads(_read_rows(ctx, objects))
 
 
 _pending: ContextVar[_PendingReads | None] = ContextVar("pending_clinical_reads", default=None)
@@ -131,11 +148,12 @@ _pending: ContextVar[_PendingReads | None] = ContextVar("pending_clinical_reads"
 
 @contextmanager
 def reads_at_commit() -> Iterator[_PendingReads]:
-    """Collect the clinical reads made inside; the caller calls ``flush()`` before committing.
+    """Collect the clinical reads made inside; the caller calls ``flush()`` before committing, or
+    ``flush_alone()`` after (a request that writes nothing).
 
     The request middleware uses it so that the read log's insert (and the tenant's chain lock it
-    takes, held until COMMIT) comes at the very end of the request, not before serialization and
-    rendering. Reads not flushed (a response that rolls back) are dropped with the transaction.
+    takes, held until the insert's transaction commits) comes at the very end of the request, not
+    before serialization and rendering. Reads not flushed (a response that rolls back) are dropped.
     """
     pending = _PendingReads()
     token = _pending.set(pending)

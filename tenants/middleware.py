@@ -52,11 +52,17 @@ class RequestSizeLimitMiddleware:
         return self.get_response(request)
 
 
+READ_ONLY_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 class RequestTransactionMiddleware:
     """One transaction per request, started under the gateway role (DESIGN: layer 1).
 
     Any response with status >= 400 rolls the whole transaction back: bad input writes nothing.
-    The clinical reads the request made are logged last, just before the commit.
+    The clinical reads the request made are logged last: a writing request's just before its commit,
+    in its transaction; a read-only request's (GET, HEAD, OPTIONS) just after it, in one statement
+    that is a transaction of its own, before the response leaves (``audit.flush_alone``: the tenant's
+    chain lock is then not held across the application's COMMIT round trip).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -66,6 +72,9 @@ class RequestTransactionMiddleware:
         # Only in tests is a request served inside an outer transaction; there SET LOCAL would
         # outlive the request, so the caller's role and settings are put back afterwards.
         nested = connection.in_atomic_block
+        # A request that writes nothing (GET, HEAD) logs its clinical reads after its transaction,
+        # in a transaction of their own, before the response leaves (audit.flush_alone).
+        after = not nested and request.method in READ_ONLY_METHODS
         with transaction.atomic(), audit.reads_at_commit() as reads:
             # Every role switch rides with the statement after it, the gateway's first: no
             # statement of the request runs under the login role (bench/README.md).
@@ -74,10 +83,12 @@ class RequestTransactionMiddleware:
                 response = self.get_response(request)
             if response.status_code >= 400:
                 transaction.set_rollback(True)
-            else:
+            elif not after:
                 reads.flush()
         if nested:
             reset_identity()
+        elif after and response.status_code < 400:
+            reads.flush_alone()
         return response
 
 

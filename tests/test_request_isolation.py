@@ -17,7 +17,9 @@ from django.urls import include, path, reverse
 
 from management.models import Location
 from mso_platform.db import boundary
-from tenants.access import AccessContext, activate, carried_settings, enter_gateway
+from tenants import audit
+from tenants.access import AccessContext, activate, carried_settings, enter_gateway, one_statement_as
+from tenants.audit import chain_verify
 from tenants.models import AuditLogEntry
 from tenants.services import api_key_create
 from tests.api_matrix import client_for
@@ -244,3 +246,67 @@ def test_an_api_request_switches_capacity_without_a_round_trip_of_its_own(world_
     assert 'FROM "tenants_apikey"' in carried[0].rsplit(";", 1)[1]
     assert "set_config('role', 'mso_business', true)" in carried[1]
     assert 'FROM "management"."location"' in carried[1].rsplit(";", 1)[1]
+
+
+# --- The read log of a request that writes nothing (tenants.audit._PendingReads.flush_alone) ---------
+
+
+def test_a_read_only_request_logs_its_reads_in_a_transaction_of_their_own(world_a: World) -> None:
+    """After the request's COMMIT, one statement carries the reader's role and inserts the entry:
+    PostgreSQL commits it (and frees the tenant's chain lock) before answering."""
+    _, raw = api_key_create(ctx=world_a.ctx("pc_physician", via="api"), name="Reader")
+    with CaptureQueriesContext(connection) as statements:
+        response = client_for(raw).get("/api/v1/patient-charts/")
+    assert response.status_code == 200
+    shown = {row["id"] for row in response.json()["results"]}
+    assert shown
+    sent = [q["sql"] for q in statements.captured_queries]
+    logged = [i for i, sql in enumerate(sent) if 'INSERT INTO "tenants_auditlogentry"' in sql]
+    assert len(logged) == 1, sent
+    insert = sent[logged[0]]
+    assert "COMMIT" in sent[: logged[0]] and sent[logged[0] + 1 :] == []
+    assert insert.startswith("SELECT set_config('role', 'mso_clinical', true)"), insert
+    entry = AuditLogEntry.objects.get(action="read", tenant=world_a.tenant, via="api")
+    assert (entry.actor_id, entry.capacity) == (world_a.user("pc_physician").pk, "pc_physician")
+    assert set(entry.detail["ids"]) == shown
+    assert chain_verify(world_a.tenant.pk) == (
+        AuditLogEntry.objects.filter(tenant=world_a.tenant).count(),
+        None,
+    )
+    assert_reset(identity())
+
+
+def test_a_read_only_request_whose_log_fails_shows_nothing(
+    world_a: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No entry, no records: the error reaches the client instead of the charts."""
+    _, raw = api_key_create(ctx=world_a.ctx("pc_physician", via="api"), name="Reader")
+    monkeypatch.setattr(audit, "_insert_sql", lambda fields, rows: "INSERT INTO no_such_table VALUES (1)")
+    client = client_for(raw)
+    client.raise_request_exception = False
+    response = client.get("/api/v1/patient-charts/")
+    assert response.status_code == 500
+    assert b"results" not in response.content
+    assert not AuditLogEntry.objects.filter(action="read", tenant=world_a.tenant).exists()
+    assert_reset(identity())
+
+
+def test_one_statement_as_runs_exactly_one_statement_outside_a_transaction(world_a: World) -> None:
+    ctx = world_a.ctx("pc_physician")
+    with one_statement_as(ctx), connection.cursor() as cur:
+        cur.execute("SELECT current_user, current_setting('app.tenant_id', true)")
+        assert cur.fetchone() == ("mso_clinical", str(world_a.tenant.pk))
+    assert_reset(identity())
+    with pytest.raises(RuntimeError, match="runs one statement"), one_statement_as(ctx):
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.execute("SELECT 2")
+    with pytest.raises(RuntimeError, match="ran no statement"), one_statement_as(ctx):
+        pass
+    with (
+        pytest.raises(RuntimeError, match="outside a transaction"),
+        transaction.atomic(),
+        one_statement_as(ctx),
+    ):
+        pass
+    assert_reset(identity())
