@@ -455,3 +455,16 @@ def test_a_field_the_model_does_not_have_is_refused(clinic: World) -> None:
     with pytest.raises(ValueError, match="is not a column"):
         changed_in(clinic, {t0.pk: ["products"]})
     assert not AuditRun.objects.filter(tenant=clinic.tenant, trigger="change").exists()
+
+
+def test_a_worker_process_compiles_what_the_rules_read_when_it_starts() -> None:
+    from celery.signals import worker_process_init
+
+    from compliance.registry import columns_read
+    from compliance.tasks import learn_what_rules_read
+
+    assert learn_what_rules_read in [ref() for _, ref in worker_process_init.receivers]
+    columns_read.cache_clear()
+    learn_what_rules_read()
+    expected = sum(len(r.triggers) for r in REGISTRY.all())
+    assert columns_read.cache_info().currsize == expected
