@@ -128,7 +128,8 @@ def audit_after_change(
     MSA and fee rules of its PC), once for a batch of written rows of one model.
 
     The written rows: `object_ids`, rows created (or changed in ways not told), and `updated`, rows
-    updated: id -> the names of the fields the update changed. A rule is re-run only for rows whose
+    updated: id -> the names of the fields the update changed (with any column a database trigger
+    derives from them, e.g. a reviewed item's content hash). A rule is re-run only for rows whose
     write may change its hits: a row created, or updated in a column the rule reads
     (``Rule.reads``). A rule that narrows by that model (``Rule.narrows``) re-checks the findings of
     those rows' objects alone; the others re-check the PCs `pc_ids` (or `pc_id`; the written rows'

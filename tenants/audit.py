@@ -139,8 +139,9 @@ class _PendingReads:
         alone; inside the request's transaction it was held until the application's COMMIT arrived,
         and concurrent reads of the tenant queued behind that round trip (bench/README.md)."""
         for ctx, objects in self._merged():
+            rows = _read_rows(ctx, objects)  # built first: only the insert may run inside
             with one_statement_as(ctx):
-                _insert_reads(_read_rows(ctx, objects))
+                _insert_reads(rows)
 
 
 _pending: ContextVar[_PendingReads | None] = ContextVar("pending_clinical_reads", default=None)
