@@ -58,10 +58,6 @@ def _window_script() -> Any:
     return _script(settings.CACHES["default"]["LOCATION"])
 
 
-def redis_client() -> redis.Redis:
-    return _window_script().registered_client
-
-
 class ApiKeyRateThrottle(BaseThrottle):
     """Every API view is limited per key; a view may name its own scope (`throttle_scope`).
 
