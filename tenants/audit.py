@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from mso_platform.db import boundary
 from tenants.access import AccessContext, one_statement_as
-from tenants.models import AuditLogEntry
+from tenants.models import AuditLogEntry, time_ordered_uuid
 
 
 def _object_type(obj: models.Model) -> str:
@@ -81,7 +80,7 @@ def _read_rows(ctx: AccessContext, objects: Iterable[models.Model]) -> list[dict
     return [
         {
             **common,
-            "id": uuid.uuid4(),
+            "id": time_ordered_uuid(),
             "object_type": object_type,
             "object_id": next(iter(ids)) if len(ids) == 1 else "",
             "detail": json.dumps({"ids": list(ids)}),

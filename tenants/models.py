@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -158,6 +160,19 @@ class ApiKey(models.Model):
         return raw, raw[:12], cls.hash_secret(raw)
 
 
+def time_ordered_uuid() -> uuid.UUID:
+    """A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+
+    The audit log's key: each entry is inserted next to the previous ones in the primary-key index,
+    where a random (version 4) key lands on a random leaf of an index of millions of entries. After
+    each checkpoint PostgreSQL writes a whole 8 kB image of every page it first touches, so a random
+    key cost each insert ~5 kB more write-ahead log and ~0.2 ms (bench/README.md)."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits, 74 of them used
+    value = (millis & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | rand & (2**62 - 1)
+    return uuid.UUID(int=value)
+
+
 class AuditLogEntry(models.Model):
     """Who did what to which record, in which capacity and tenant, when and from where.
 
@@ -166,7 +181,7 @@ class AuditLogEntry(models.Model):
     UPDATE and DELETE are refused by a trigger and by privileges.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
     # No index of its own: (tenant, seq) and (tenant, at) lead with it, and every entry (each audited
     # row write, each read) pays for every index of this table.
     tenant = models.ForeignKey(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
 from io import StringIO
 from itertools import pairwise
@@ -11,8 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from tenants.audit import chain_verify
-from tenants.models import AuditLogEntry
+from tenants.audit import chain_verify, record_clinical_reads
+from tenants.models import AuditLogEntry, time_ordered_uuid
 from tests.worlds import World
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +120,33 @@ def test_command_reports_the_first_broken_link_and_fails(
     assert f"{world_b.tenant.slug}: " in out.getvalue() and "intact" in out.getvalue()
     with pytest.raises(CommandError, match="Unknown tenant"):
         call_command("verify_audit_chain", tenant="nope", stdout=StringIO())
+
+
+# --- Time-ordered keys (UUID version 7): entries append to the primary-key index ---------------------
+
+
+def unix_millis(key: uuid.UUID) -> int:
+    return key.int >> 80
+
+
+def test_app_and_trigger_entries_have_time_ordered_keys(world_a: World) -> None:
+    before = time.time_ns() // 1_000_000
+    keys = [time_ordered_uuid() for _ in range(200)]
+    after = time.time_ns() // 1_000_000
+    assert all((k.version, k.variant) == (7, uuid.RFC_4122) for k in keys)
+    assert all(before <= unix_millis(k) <= after for k in keys)
+    assert len(set(keys)) == len(keys)
+    # Later keys sort after earlier ones (a millisecond apart at least).
+    time.sleep(0.002)
+    assert time_ordered_uuid() > max(keys)
+
+    # The row-write trigger's keys, and the app's own entries (a read), are the same kind.
+    world_a.locations[0].name = "Renamed for the log"
+    world_a.locations[0].save()
+    written = AuditLogEntry.objects.filter(tenant=world_a.tenant, action="update").latest("seq")
+    record_clinical_reads(world_a.ctx("pc_physician"), [world_a.charts[0]])
+    read = AuditLogEntry.objects.filter(tenant=world_a.tenant, action="read").latest("seq")
+    for entry in (written, read):
+        assert (entry.id.version, entry.id.variant) == (7, uuid.RFC_4122), entry.action
+        assert abs(unix_millis(entry.id) - entry.at.timestamp() * 1000) < 5_000, entry.action
+    assert chain_verify(world_a.tenant.pk)[1] is None
