@@ -291,7 +291,8 @@ QUOTED_NAME = re.compile(r'"([^"]+)"')
 # A whole row of a table read at once (no rule does; if one did, every column would count). A
 # ``SELECT * FROM (subquery)`` (Django's wrapper of a union) reads the subquery's named columns.
 WHOLE_ROW = re.compile(
-    r'(?:"|\b\w+)\.\*|SELECT\s+\*\s+FROM\s+"|to_jsonb?\s*\(\s*"[^"]+"\s*\)|row_to_json', re.IGNORECASE
+    r'(?:"|\b\w+)\.\*|SELECT\s+\*\s+FROM\s+"|to_jsonb?\s*\(\s*(?:"[^"]+"|\w+)\s*\)|row_to_json|\bROW\s*\(',
+    re.IGNORECASE,
 )
 
 
@@ -323,16 +324,23 @@ def columns_read(rule: Rule, label: str) -> frozenset[str] | None:
 PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 
 
-def placeholder_input(rule: Rule, params: Mapping[str, Decimal] | None = None) -> RuleInput:
+PLACEHOLDER_DAY = dt.date(2000, 1, 31)
+
+
+def placeholder_input(
+    rule: Rule, params: Mapping[str, Decimal] | None = None, today: dt.date = PLACEHOLDER_DAY
+) -> RuleInput:
     values = rule.defaults() if params is None else params
-    return RuleInput(tenant_id=PLACEHOLDER_ID, today=dt.date(2000, 1, 31), params=values)
+    return RuleInput(tenant_id=PLACEHOLDER_ID, today=today, params=values)
 
 
 @functools.cache
-def rule_sql_forms(rule: Rule, params: tuple[tuple[str, Decimal], ...] | None = None) -> tuple[str, ...]:
+def rule_sql_forms(
+    rule: Rule, params: tuple[tuple[str, Decimal], ...] | None = None, today: dt.date = PLACEHOLDER_DAY
+) -> tuple[str, ...]:
     """The SQL of the forms of `rule`'s query (whole tenant, PCs, objects, finding keys) at its default
-    thresholds, or at `params`."""
-    base = placeholder_input(rule, dict(params) if params is not None else None)
+    thresholds and a fixed date, or at `params` and `today`."""
+    base = placeholder_input(rule, dict(params) if params is not None else None, today)
     forms = (
         base,
         replace(base, pc_ids=(PLACEHOLDER_ID,)),

@@ -130,9 +130,10 @@ class _PendingReads:
         _insert_reads([row for ctx, objects in self._merged() for row in _read_rows(ctx, objects)])
 
     def flush_alone(self) -> None:
-        """After the request's transaction: the entries (of each capacity that read) in one insert
-        that is a transaction of its own, committed before this returns; an error propagates, and the
-        response that would show the records is not sent.
+        """After the request's transaction: the entries of each capacity that read in one insert that
+        is a transaction of its own, committed before this returns; an error propagates, and the
+        response that would show the records is not sent (the request's own bookkeeping writes, such
+        as a session's last activity, are committed by then).
 
         The tenant's chain lock, which the insert takes, is then held for the insert and its commit
         alone; inside the request's transaction it was held until the application's COMMIT arrived,

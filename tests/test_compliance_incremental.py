@@ -23,7 +23,7 @@ from clinical.models import ChartReview, Treatment, TreatmentProduct
 from compliance.engine import Written
 from compliance.models import AuditRun, ClinicalFinding, Finding, FindingStatus
 from compliance.registry import QUOTED_NAME, REGISTRY, WHOLE_ROW, KeysOf, Rule, rule_sql_forms
-from compliance.tasks import audit_after_change
+from compliance.tasks import audit_after_change, written_rows
 from tests import factories as f
 from tests.compliance_world import CLINICAL_RULE
 from tests.test_rules_clinical import L, at, clinic, in_month, month_start, provider, today, treatment, update
@@ -371,19 +371,37 @@ def test_what_a_rule_reads_of_a_changed_table_comes_from_its_sql() -> None:
     )
 
 
-def test_a_rule_reads_the_same_columns_at_every_threshold() -> None:
-    """``columns_read`` compiles a rule at its default thresholds: what it reads must not depend on
-    them (checked at each threshold's bounds)."""
+def test_a_rule_reads_the_same_columns_at_every_threshold_and_date() -> None:
+    """``columns_read`` compiles a rule at its default thresholds and one date: what it reads must
+    not depend on them (checked at each threshold's bounds, alone and together, and other dates)."""
+
+    def names(forms: tuple[str, ...]) -> list[set[str]]:
+        return [set(QUOTED_NAME.findall(sql)) for sql in forms]
+
+    days = (dt.date(2024, 2, 29), dt.date(2026, 1, 1), dt.date(2026, 12, 31))
     for item in REGISTRY.all():
-        if not item.thresholds:
-            continue
-        default = rule_sql_forms(item)
+        default = names(rule_sql_forms(item))
+        for day in days:
+            assert names(rule_sql_forms(item, None, day)) == default, (item.id, day)
+        defaults = item.defaults()
         for bound in ("minimum", "maximum"):
-            params = tuple(sorted((t.name, getattr(t, bound)) for t in item.thresholds))
-            forms = rule_sql_forms(item, params)
-            assert [set(QUOTED_NAME.findall(s)) for s in forms] == [
-                set(QUOTED_NAME.findall(s)) for s in default
-            ], (item.id, bound)
+            together = tuple(sorted((t.name, getattr(t, bound)) for t in item.thresholds))
+            assert names(rule_sql_forms(item, together)) == default, (item.id, bound)
+            for threshold in item.thresholds:
+                alone = tuple(sorted({**defaults, threshold.name: getattr(threshold, bound)}.items()))
+                assert names(rule_sql_forms(item, alone)) == default, (item.id, threshold.name, bound)
+
+
+def test_fields_are_named_as_the_model_names_them_and_read_as_columns() -> None:
+    pk = str(uuid.uuid4())
+    msa = written_rows("management.ManagementServicesAgreement", None, {pk: ["pc", "fee_amount"]})
+    assert msa is not None and msa.groups == ((frozenset({"pc_id", "fee_amount"}), (pk,)),)
+    # A change of the PC alone re-runs the rules that read the agreement's PC column.
+    fee = REGISTRY.get("FEE-001")
+    assert msa.affecting(fee, "management.ManagementServicesAgreement") == (pk,)
+    by_attname = written_rows(TREATMENT, None, {pk: ["chart_id"]})
+    assert by_attname is not None and by_attname.groups == ((frozenset({"chart_id"}), (pk,)),)
+    assert written_rows(TREATMENT, None, None) is None
 
 
 def test_whole_row_reads_count_as_every_column() -> None:
@@ -396,6 +414,7 @@ def test_whole_row_reads_count_as_every_column() -> None:
     ):
         assert WHOLE_ROW.search(sql), sql
     # Django's wrapper of a union reads the columns its parts name.
+    assert WHOLE_ROW.search("SELECT to_jsonb(U0) FROM x") and WHOLE_ROW.search("SELECT ROW(U0.*) FROM x")
     assert not WHOLE_ROW.search('SELECT "a" FROM (SELECT * FROM (SELECT "t"."a" FROM "t") s) w')
 
 
