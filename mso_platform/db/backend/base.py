@@ -59,3 +59,13 @@ class DatabaseSchemaEditor(PgSchemaEditor):
 class DatabaseWrapper(base.DatabaseWrapper):
     SchemaEditorClass = DatabaseSchemaEditor
     introspection_class = DatabaseIntrospection
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Names of the statements prepared on the current connection (mso_platform.db.prepared).
+        self.prepared_statements: set[str] = set()
+
+    def get_new_connection(self, conn_params: Any) -> Any:
+        # A new session has no prepared statement, whatever the last one had.
+        self.prepared_statements = set()
+        return super().get_new_connection(conn_params)
