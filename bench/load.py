@@ -433,9 +433,9 @@ def statement_kind(sql: str) -> str:
         return "role/settings"
     if head.startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
         return "transaction"
-    for kind in ("SELECT", "INSERT", "UPDATE", "DELETE"):
+    for kind in ("SELECT", "INSERT", "UPDATE", "DELETE", "EXECUTE", "PREPARE"):
         if head.startswith(kind):
-            return kind.lower()
+            return kind.lower()  # execute/prepare: mso_platform.db.prepared
     return "other"
 
 
@@ -504,7 +504,8 @@ def print_table(results: list[Result]) -> None:
 
 
 def print_profiles(profiles: list[Profile]) -> None:
-    kinds = ["transaction", "role/settings", "select", "insert", "update", "other", "carried"]
+    kinds = ["transaction", "role/settings", "select", "execute", "prepare", "insert", "update", "other"]
+    kinds.append("carried")
     width = max(len(p.name) for p in profiles) + 2
     header = f"{'endpoint (1 request, no load)':<{width}}{'stmts':>6}" + "".join(
         f"{k:>{len(k) + 2}}" for k in kinds

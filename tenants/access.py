@@ -24,7 +24,7 @@ from django.http import Http404
 from guardian.utils import get_group_obj_perms_model
 
 from mso_platform.db import boundary
-from mso_platform.db.prepared import execute_prepared
+from mso_platform.db.prepared import execute_prepared, execute_sql, prepare
 from tenants.capacities import VIEW, WRITE_ACTIONS, Capacity, Side
 
 if TYPE_CHECKING:
@@ -64,27 +64,38 @@ def _locals_sql(role: str | None, settings: dict[str, str | None]) -> tuple[str,
 
 
 def _set_locals(role: str | None, settings: dict[str, str | None]) -> None:
-    _run_or_carry(*_locals_sql(role, settings))
+    _run_or_carry(*_locals_sql(role, settings), sets=frozenset(settings) | ({"role"} if role else set()))
 
 
 # --- Settings statements carried in the round trip of the next statement --------------------------
 
 _CARRIED = "mso_carried_settings"  # attribute of the connection while carried_settings() is open
 
+# A statement waiting to be carried: its SQL, its parameters, and for a settings statement the
+# names it sets ("role" included), for any other None.
+_Waiting = tuple[str, list[Any], frozenset[str] | None]
 
-def _run_or_carry(sql: str, params: list[Any]) -> None:
+
+def _run_or_carry(sql: str, params: list[Any], *, sets: frozenset[str] | None = None) -> None:
     """Run a role/settings statement now, or inside ``carried_settings()`` just ahead of the next
-    statement on this connection, in that statement's round trip."""
-    carried: list[tuple[str, list[Any]]] | None = getattr(connection, _CARRIED, None)
+    statement on this connection, in that statement's round trip.
+
+    `sets` names what a settings statement sets. A waiting settings statement that this one sets
+    again in full, with no other statement between them, is dropped: nothing would ever run under
+    it (the API's first round trip set the gateway twice, bench/README.md)."""
+    carried: list[_Waiting] | None = getattr(connection, _CARRIED, None)
     if carried is None:
         with connection.cursor() as cur:
             cur.execute(sql, params)
-    else:
-        carried.append((sql, params))
+        return
+    if sets is not None:
+        while carried and carried[-1][2] is not None and carried[-1][2] <= sets:
+            carried.pop()
+    carried.append((sql, params, sets))
 
 
-def _joined(waiting: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
-    return "; ".join(sql for sql, _ in waiting), [p for _, params in waiting for p in params]
+def _joined(waiting: list[_Waiting]) -> tuple[str, list[Any]]:
+    return "; ".join(sql for sql, _, _ in waiting), [p for _, params, _ in waiting for p in params]
 
 
 @contextmanager
@@ -105,7 +116,7 @@ def carried_settings() -> Iterator[None]:
     if getattr(connection, _CARRIED, None) is not None:  # an outer block carries them already
         yield
         return
-    waiting: list[tuple[str, list[Any]]] = []
+    waiting: list[_Waiting] = []
 
     def send_on_their_own() -> None:
         prefix, prefix_params = _joined(waiting)
@@ -154,6 +165,14 @@ def enter_gateway(*, user_id: Any = None, api_key_hash: str | None = None, tenan
     _set_locals(boundary.GATEWAY_ROLE, _gateway_settings(user_id, api_key_hash, tenant_id))
 
 
+def _tenant_of_key_sql(table: str) -> str:
+    qn = connection.ops.quote_name
+    return (
+        "SELECT set_config('app.tenant_id', COALESCE((SELECT k.tenant_id::text FROM "
+        f"{qn(table)} k WHERE k.key_hash = %s), ''), true)"
+    )
+
+
 @contextmanager
 def gateway_for_api_key(api_key_hash: str) -> Iterator[None]:
     """The gateway presenting an API key's hash, then the tenant that key names, sent in the round
@@ -171,11 +190,11 @@ def gateway_for_api_key(api_key_hash: str) -> Iterator[None]:
     with carried_settings():
         _set_locals(boundary.GATEWAY_ROLE, _gateway_settings(None, api_key_hash, None))
         # Its own statement, after the first: the policy reads app.api_key_hash as set by then.
-        _run_or_carry(
-            "SELECT set_config('app.tenant_id', COALESCE((SELECT k.tenant_id::text FROM "
-            f"{ApiKey._meta.db_table} k WHERE k.key_hash = %s), ''), true)",
-            [api_key_hash],
-        )
+        # Prepared (mso_platform.db.prepared): on a connection's first key, the PREPARE takes the
+        # waiting settings with it and the EXECUTE waits for the lookup.
+        with connection.cursor() as cur:
+            name, count = prepare(cur, _tenant_of_key_sql(ApiKey._meta.db_table))
+        _run_or_carry(execute_sql(name, count), [api_key_hash])
         yield
 
 

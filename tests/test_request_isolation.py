@@ -17,10 +17,19 @@ from django.urls import include, path, reverse
 
 from management.models import Location
 from mso_platform.db import boundary
+from mso_platform.db.prepared import prepared_form
 from tenants import audit
-from tenants.access import AccessContext, activate, carried_settings, enter_gateway, one_statement_as
+from tenants.access import (
+    AccessContext,
+    _tenant_of_key_sql,
+    activate,
+    carried_settings,
+    enter_gateway,
+    one_statement_as,
+)
+from tenants.api.authentication import _key_lookup_sql
 from tenants.audit import chain_verify
-from tenants.models import AuditLogEntry
+from tenants.models import ApiKey, AuditLogEntry
 from tenants.services import api_key_create
 from tests.api_matrix import client_for
 from tests.sessions import sign_in
@@ -227,9 +236,37 @@ def test_carried_switch_is_sent_when_the_block_ends_and_dropped_when_it_raises(w
         assert _role_and_tenant() == (boundary.GATEWAY_ROLE, "")  # never the wider role
 
 
+def test_a_settings_statement_set_again_in_full_before_any_statement_is_not_sent(world_a: World) -> None:
+    ctx = world_a.ctx("mso_admin")
+    with transaction.atomic():
+        enter_gateway()
+        with CaptureQueriesContext(connection) as sent, carried_settings():
+            enter_gateway(user_id=ctx.user.pk if ctx.user else None)
+            enter_gateway()  # the same names: the one before is dropped
+            activate(ctx)  # the role and every name of the gateway's, and more: dropped again
+            assert _role_and_tenant() == (ctx.capacity.db_role, str(world_a.tenant.pk))
+        assert len(sent.captured_queries) == 1
+        assert sent.captured_queries[0]["sql"].count("set_config('role'") == 1
+        with CaptureQueriesContext(connection) as sent, carried_settings():
+            activate(ctx)
+            enter_gateway()  # does not set app.capacity: the capacity's statement is kept and sent
+            with connection.cursor() as cur:
+                cur.execute("SELECT current_user, current_setting('app.capacity', true)")
+                assert cur.fetchone() == (boundary.GATEWAY_ROLE, ctx.capacity.code)
+        assert sent.captured_queries[0]["sql"].count("set_config('role'") == 2
+
+
 def test_an_api_request_switches_capacity_without_a_round_trip_of_its_own(world_a: World) -> None:
     """The key's gateway settings ride with its lookup and the capacity's with the next query."""
     _, raw = api_key_create(ctx=world_a.ctx("mso_admin", via="api"), name="Round trips")
+    with CaptureQueriesContext(connection) as statements:
+        assert client_for(raw).get("/api/v1/locations/").status_code == 200
+    # The first request on a connection prepares the key's two statements (mso_platform.db.prepared),
+    # each PREPARE in a round trip of its own that carries what waits in front of it.
+    tenant_of_key = prepared_form(_tenant_of_key_sql(ApiKey._meta.db_table))[0]
+    lookup = prepared_form(_key_lookup_sql())[0]
+    for name in (tenant_of_key, lookup):
+        assert name in connection.prepared_statements  # type: ignore[attr-defined]
     with CaptureQueriesContext(connection) as statements:
         response = client_for(raw).get("/api/v1/locations/")
     assert response.status_code == 200
@@ -243,7 +280,14 @@ def test_an_api_request_switches_capacity_without_a_round_trip_of_its_own(world_
     assert len(carried) == 2, sent
     first = next(sql for sql in sent if sql not in ("BEGIN", "COMMIT") and not sql.startswith("SAVEPOINT"))
     assert first == carried[0] and first.startswith("SELECT set_config('role', 'mso_gateway', true)")
-    assert 'FROM "tenants_apikey"' in carried[0].rsplit(";", 1)[1]
+    # The request's own gateway switch is set again in full by the key's: only the key's is sent.
+    assert first.count("set_config('role', 'mso_gateway', true)") == 1, first
+    # Then only executed: the key's tenant, then the lookup, in the same round trip.
+    assert not any(sql.startswith("PREPARE") or "; PREPARE" in sql for sql in sent), sent
+    assert [part.strip().split("(")[0] for part in first.split(";")[-2:]] == [
+        f"EXECUTE {tenant_of_key}",
+        f"EXECUTE {lookup}",
+    ], first
     assert "set_config('role', 'mso_business', true)" in carried[1]
     assert 'FROM "management"."location"' in carried[1].rsplit(";", 1)[1]
 

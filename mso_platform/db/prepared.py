@@ -38,19 +38,30 @@ def prepared_form(sql: str) -> tuple[str, str, int]:
     return name, body, len(pieces) - 1
 
 
-def execute_prepared(cursor: Any, sql: str, params: Sequence[Any]) -> None:
-    """Run `sql` on the Django cursor as a statement prepared once per connection.
+def prepare(cursor: Any, sql: str) -> tuple[str, int]:
+    """Prepare `sql` on the cursor's connection unless it is already: its name and parameter count.
 
     The ``PREPARE`` goes in a round trip of its own, the first time on each connection, and the
     name is remembered only once it succeeded: a failed ``PREPARE`` (an aborted transaction, a
-    missing privilege) is simply tried again next time. Both statements pass through the
-    connection's execute wrappers like any other.
+    missing privilege) is simply tried again next time. It passes through the connection's execute
+    wrappers like any other statement.
     """
     name, body, count = prepared_form(sql)
-    if len(params) != count:
-        raise ValueError(f"the statement takes {count} parameters, {len(params)} were given")
     done: set[str] = cursor.db.prepared_statements
     if name not in done:
         cursor.execute(f"PREPARE {name} AS {body}")
         done.add(name)
-    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}", params)
+    return name, count
+
+
+def execute_sql(name: str, count: int) -> str:
+    """The ``EXECUTE`` of a prepared statement, with ``%s`` for its parameters."""
+    return f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
+
+
+def execute_prepared(cursor: Any, sql: str, params: Sequence[Any]) -> None:
+    """Run `sql` on the Django cursor as a statement prepared once per connection."""
+    name, count = prepare(cursor, sql)
+    if len(params) != count:
+        raise ValueError(f"the statement takes {count} parameters, {len(params)} were given")
+    cursor.execute(execute_sql(name, count), params)
