@@ -8,7 +8,8 @@
 - NUL bytes, overlong fields, malformed and deeply nested JSON, oversized bodies: a 4xx with a
   message, never a 5xx, nothing partially written.
 
-Approvals and CSV imports (the rest of issue 5's list) do not exist yet: not applicable here.
+Approvals and CSV imports are attacked in their own suites (tests/test_approvals_*.py,
+tests/test_imports.py, tests/test_agreements_import.py).
 """
 
 from __future__ import annotations

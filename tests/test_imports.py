@@ -310,6 +310,26 @@ def test_a_file_over_the_row_limit_is_refused_before_any_row_is_checked(
     assert entity_count(world_a) == before
 
 
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ("E{i}", f"The file has 100000 rows; one import takes at most {MAX_ROWS}"),
+        ("Entity number {i} of a hundred thousand LLC", "The file is larger than 2 MB"),
+    ],
+    ids=["short rows: the row limit", "long rows: the size limit"],
+)
+def test_a_hundred_thousand_rows_are_refused_with_one_clear_error(
+    world_a: World, as_ctx: ActAs, row: str, expected: str
+) -> None:
+    before = entity_count(world_a)
+    data = csv_bytes("legal_name", *[row.format(i=i) for i in range(100_000)])
+    result = do_import(as_ctx, world_a, data)
+    assert (result.ok, result.created) == (False, 0)
+    assert len(result.errors) == 1 and result.errors[0].row is None
+    assert expected in result.errors[0].message
+    assert entity_count(world_a) == before
+
+
 def test_exactly_the_row_limit_is_accepted(world_a: World, as_ctx: ActAs) -> None:
     class SmallImporter(MsoEntityImporter):
         max_rows = 3

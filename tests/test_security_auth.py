@@ -33,7 +33,7 @@ from mso_platform.settings.base import cache_redis_url
 from tenants.api.authentication import KeyUser
 from tenants.api.throttling import ApiKeyRateThrottle, _window_script, window_key
 from tenants.capacities import CAPACITIES
-from tenants.models import AuditLogEntry
+from tenants.models import ApiKey, AuditLogEntry
 from tenants.security import policy, services
 from tenants.security.middleware import IDLE_LIMIT_KEY, LAST_SEEN_KEY
 from tenants.security.models import RecoveryCode, RecoveryCodeDevice
@@ -526,6 +526,31 @@ def test_templates_hold_no_inline_script_or_style() -> None:
         if inline.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_forms_refuse_a_post_without_the_csrf_token(world_a: World) -> None:
+    """Django's test client skips CSRF checks unless told to enforce them, as a browser meets them."""
+    strict = Client(enforce_csrf_checks=True)
+    email = world_a.user("mso_admin").email
+    # The sign-in form, posted from another site (no token): refused, nobody signed in.
+    refused = strict.post(reverse("login"), {"username": email, "password": PASSWORD})
+    assert refused.status_code == 403
+    assert "_auth_user_id" not in strict.session
+    # A signed-in session, its CSRF cookie set as a browser holds it (a cross-site form sends the
+    # cookies along, not the token): refused without the token or with a forged one.
+    browser = Client()
+    sign_in(browser, world_a.user("mso_admin"))
+    strict.cookies = browser.cookies
+    keys = reverse("api-keys", kwargs={"tenant_slug": world_a.tenant.slug})
+    assert strict.get(keys).status_code == 200
+    token = strict.cookies[settings.CSRF_COOKIE_NAME].value
+    before = ApiKey.objects.filter(tenant=world_a.tenant).count()
+    assert strict.post(keys, {"name": "Cross-site"}).status_code == 403
+    assert strict.post(keys, {"name": "Forged", "csrfmiddlewaretoken": "x" * len(token)}).status_code == 403
+    assert ApiKey.objects.filter(tenant=world_a.tenant).count() == before
+    # The same post with the token the page's form carries goes through.
+    assert strict.post(keys, {"name": "Same-site", "csrfmiddlewaretoken": token}).status_code == 201
+    assert ApiKey.objects.filter(tenant=world_a.tenant).count() == before + 1
 
 
 def test_session_cookie_is_httponly_and_passwords_use_argon2_first() -> None:
