@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -381,6 +382,20 @@ def test_api_rate_limit_is_per_key_with_429_and_retry_after(world_a: World) -> N
         # the window lives in the cache's Redis, keyed by the key's id; the refused request is not in it
         assert redis_client().zcard(window_key("api_key", key_b.pk)) == 1
         assert redis_client().zcard(window_key("api_key", busy_key.pk)) == 3
+
+
+def test_api_requests_are_refused_with_503_while_the_rate_limiter_is_unreachable(world_a: World) -> None:
+    """A limit that cannot be checked is not waived: 503 with a JSON message, nothing read, no 500."""
+    _, raw = api_key_create(ctx=world_a.ctx("mso_admin", via="api"), name="Redis down")
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{probe.getsockname()[1]}/1"
+    caches = {"default": {**settings.CACHES["default"], "LOCATION": dead}}
+    with override_settings(CACHES=caches):
+        response = client_for(raw).get("/api/v1/locations/")
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The API rate limiter is unavailable; try again shortly."}
+    assert client_for(raw).get("/api/v1/locations/").status_code == 200  # the limiter is back
 
 
 def test_api_rate_limit_holds_under_concurrent_requests_of_one_key(world_a: World) -> None:

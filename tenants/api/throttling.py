@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework import exceptions, status
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -43,10 +44,25 @@ return {0, tostring(tonumber(oldest[2]) + window - now)}
 """
 
 
+# A Redis that does not answer within this many seconds counts as down (a hung server would
+# otherwise hold every API request).
+REDIS_TIMEOUT = 2.0
+
+
+class RateLimiterUnavailable(exceptions.APIException):
+    """503 when the limiter's Redis cannot be reached: a limit that cannot be checked is not waived
+    (fail closed), and the caller gets a JSON message, not a 500."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The API rate limiter is unavailable; try again shortly."
+    default_code = "rate_limiter_unavailable"
+
+
 @cache
 def _script(url: str) -> Any:
     """The script on one client (one connection pool per process) of the cache's Redis database."""
-    return redis.Redis.from_url(url).register_script(SLIDING_WINDOW)
+    client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+    return client.register_script(SLIDING_WINDOW)
 
 
 def window_key(scope: str, key_id: Any) -> str:
@@ -76,9 +92,12 @@ class ApiKeyRateThrottle(BaseThrottle):
         if not isinstance(user, KeyUser) or limit is None or window is None:
             return True
         # EVALSHA: one round trip (the script body is sent once per process, on NOSCRIPT).
-        answer = _window_script()(
-            keys=[window_key(scope, user.key.pk)], args=[time.time(), window, limit, uuid.uuid4().hex]
-        )
+        try:
+            answer = _window_script()(
+                keys=[window_key(scope, user.key.pk)], args=[time.time(), window, limit, uuid.uuid4().hex]
+            )
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise RateLimiterUnavailable() from exc
         if int(answer[0]) == 1:
             return True
         self._wait = max(float(answer[1]), 0.0)
