@@ -19,16 +19,19 @@ sessions; the product connects to PostgreSQL directly (docker-compose.yml, the e
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 
+@functools.cache
 def prepared_form(sql: str) -> tuple[str, str, int]:
     """The statement's name, its text with ``$n`` parameters, and how many it takes.
 
     `sql` is written for the driver, with ``%s`` placeholders. The name comes from the text, so a
-    statement whose text changes (a new release) is prepared anew under a new name.
+    statement whose text changes (a new release) is prepared anew under a new name. Cached: the few
+    statements prepared are run on every request, and their hash need not be taken each time.
     """
     pieces = sql.split("%s")
     if any("%" in piece for piece in pieces):
