@@ -15,6 +15,7 @@ finished run does nothing. Findings upsert on their fingerprint: nothing is ever
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from typing import Any
@@ -171,9 +172,11 @@ def written_rows(
     if created is None and updated is None:
         return None
     model = apps.get_model(model_label)
-    columns: dict[str, frozenset[str]] = {}
-    for pk, names in (updated or {}).items():
-        fields = []
+
+    @functools.cache
+    def columns_of(names: tuple[str, ...]) -> frozenset[str]:
+        # Once per distinct list of fields: a day's batch updates thousands of rows the same way.
+        columns = []
         for name in names:
             try:
                 field = model._meta.get_field(name)
@@ -181,8 +184,10 @@ def written_rows(
                 raise ValueError(f"{model_label} has no field {name!r}") from None
             if not field.concrete:
                 raise ValueError(f"{model_label}.{name} is not a column")
-            fields.append(field.column)
-        columns[str(uuid.UUID(str(pk)))] = frozenset(fields)
+            columns.append(field.column)
+        return frozenset(columns)
+
+    columns = {str(uuid.UUID(str(pk))): columns_of(tuple(names)) for pk, names in (updated or {}).items()}
     return engine.Written.of(created=(str(uuid.UUID(str(pk))) for pk in created or ()), updated=columns)
 
 
