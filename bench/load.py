@@ -504,8 +504,17 @@ def print_table(results: list[Result]) -> None:
 
 
 def print_profiles(profiles: list[Profile]) -> None:
-    kinds = ["transaction", "role/settings", "select", "execute", "prepare", "insert", "update", "other"]
-    kinds.append("carried")
+    kinds = [
+        "transaction",
+        "role/settings",
+        "select",
+        "execute",
+        "prepare",
+        "insert",
+        "update",
+        "other",
+        "carried",
+    ]
     width = max(len(p.name) for p in profiles) + 2
     header = f"{'endpoint (1 request, no load)':<{width}}{'stmts':>6}" + "".join(
         f"{k:>{len(k) + 2}}" for k in kinds
