@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,7 +40,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.apps import apps
-from django.db import DatabaseError, connection
+from django.conf import settings
+from django.db import DatabaseError, connection, connections
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -55,6 +57,7 @@ from compliance.registry import (
     uuid_array,
 )
 from management.models import ProfessionalCorporation
+from mso_platform.db.boundary import AUDIT_CHAIN_LOCK
 from tenants.access import AccessContext, activate
 from tenants.capacities import Side
 from tenants.models import Tenant
@@ -326,9 +329,10 @@ def evaluate_rule(
     tenant, run_id = str(run.tenant_id), str(run.pk)
     with connection.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [RULE_LOCK, f"{tenant}:{rule.id}"])
-    expired = _rowcount(EXPIRE_SQL.format(table=table), [seen_at, tenant, rule.id, today])
     if narrowed is not None and narrowed.empty:
         # The change names none of the rule's findings (CHT-002: only the current, unjudged month).
+        lock_audit_chain(tenant)
+        expired = _rowcount(EXPIRE_SQL.format(table=table), [seen_at, tenant, rule.id, today])
         return RuleOutcome(rule.id, 0, 0, 0, expired, int((time.monotonic() - started) * 1000))
     qs = rule.query(
         dataclasses.replace(
@@ -343,6 +347,9 @@ def evaluate_rule(
     # (the upsert) without parallel workers, CREATE TABLE … AS with them (CHT-002, narrowed runs).
     with connection.cursor() as cur:
         cur.execute(f"CREATE TEMPORARY TABLE {HITS_TABLE} ON COMMIT DROP AS {rule_sql}", rule_params_)
+    # The writes: from here on, other rules of the tenant evaluated at once wait for this one.
+    lock_audit_chain(tenant)
+    expired = _rowcount(EXPIRE_SQL.format(table=table), [seen_at, tenant, rule.id, today])
     seen, new = _rows(
         UPSERT_SQL.format(table=table, rule_sql=f"SELECT * FROM {HITS_TABLE}"),
         [tenant, rule.id, rule.severity.value, run_id, seen_at],
@@ -378,8 +385,19 @@ def side_counts(tenant_id: Any, side: Side) -> dict[str, Any]:
     return out
 
 
+def lock_audit_chain(tenant_id: Any) -> None:
+    """Take the tenant's audit-chain lock now, which the audit trigger of this transaction's first
+    write would take anyway and hold until commit. Taken before any row lock (a finding, the run
+    row), so that rules evaluated at once queue for it in one order instead of deadlocking: one
+    holding the chain and waiting for the run row, another holding the run row and waiting for the
+    chain."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [AUDIT_CHAIN_LOCK, str(tenant_id)])
+
+
 def record_rule_done(run: AuditRun, rule: Rule, stats: Mapping[str, Any]) -> None:
     """Mark `rule` done on the run with its side's fresh counts (same transaction as its findings)."""
+    lock_audit_chain(run.tenant_id)
     counts = side_counts(run.tenant_id, rule.side)
     _rowcount(
         PROGRESS_SQL.format(table=AuditRun._meta.db_table),
@@ -415,6 +433,32 @@ def covers_every_pc(tenant: Tenant, pc_ids: Iterable[Any]) -> bool:
     return every <= {str(pk) for pk in pc_ids}
 
 
+def rule_workers(requested: int | None = None) -> int:
+    """How many rules a run evaluates at once (``COMPLIANCE_RULE_WORKERS``, default 2: a rule's query
+    keeps one core busy, and PostgreSQL rarely plans a rule in parallel on its own)."""
+    wanted = requested if requested is not None else getattr(settings, "COMPLIANCE_RULE_WORKERS", 2)
+    return max(1, int(wanted))
+
+
+def longest_first(tenant: Tenant, rules: Sequence[Rule]) -> list[Rule]:
+    """`rules` in the order their last finished evaluation took longest (a rule never timed first):
+    with several at once, the run ends soonest when the long rules do not start last."""
+    with task_transaction():
+        activate(system_context(tenant, Side.BUSINESS))
+        last = (
+            AuditRun.objects.filter(tenant=tenant, status=AuditRun.Status.DONE, pc_ids__isnull=True)
+            .order_by("-finished_at")
+            .values_list("stats", flat=True)
+            .first()
+        ) or {}
+    timed = {
+        rule_id: stats["ms"]
+        for rule_id, stats in last.items()
+        if isinstance(stats, dict) and isinstance(stats.get("ms"), int)
+    }
+    return sorted(rules, key=lambda r: -timed.get(r.id, 10**9))
+
+
 def run_audit(
     run: AuditRun,
     rules: Sequence[Rule],
@@ -422,6 +466,7 @@ def run_audit(
     *,
     on_rule_done: ProgressHook | None = None,
     changed: Written | None = None,
+    workers: int | None = None,
 ) -> list[str]:
     """Evaluate `rules` for the run's tenant, one committed transaction per rule; returns the ids
     of the rules that failed (their findings are left as they were). `changed`: see evaluate_rule.
@@ -429,16 +474,19 @@ def run_audit(
     Rules the run already recorded as done are skipped (a retry resumes); rules the tenant switched
     off are recorded as skipped. Thresholds are the tenant's (RuleSetting), else the defaults. A
     connection error propagates, so that the task retries and resumes.
+
+    `workers` rules are evaluated at once (``rule_workers``), each worker on a database connection of
+    its own, longest first. Called inside a transaction (a test's), the rules run one after the other
+    on this connection: another connection would not see that transaction's rows.
     """
     tenant = run.tenant
-    settings = tenant_settings(tenant)
+    settings_by_rule = tenant_settings(tenant)
     every_pc = run.pc_ids is not None and covers_every_pc(tenant, run.pc_ids)
-    done = set(run.done_rule_ids)
+    todo = [rule for rule in rules if rule.id not in set(run.done_rule_ids)]
     failed: list[str] = []
-    for rule in rules:
-        if rule.id in done:
-            continue
-        setting = settings.get(rule.id)
+
+    def evaluate(rule: Rule) -> None:
+        setting = settings_by_rule.get(rule.id)
         try:
             with task_transaction():
                 activate(system_context(tenant, rule.side))
@@ -465,10 +513,57 @@ def run_audit(
             with task_transaction():
                 activate(system_context(tenant, rule.side))
                 record_rule_done(run, rule, {"error": error[:500]})
-        done.add(rule.id)
         if on_rule_done is not None:
             on_rule_done(run, rule)
+
+    n = min(rule_workers(workers), len(todo))
+    if n <= 1 or connection.in_atomic_block:
+        for rule in todo:
+            evaluate(rule)
+    else:
+        in_parallel(evaluate, longest_first(tenant, todo), n)
     return failed
+
+
+def in_parallel(work: Callable[[Rule], None], rules: Sequence[Rule], n: int) -> None:
+    """``work(rule)`` for every rule, `n` threads taking the next rule as they finish one; each thread
+    has its own database connection (Django's are per thread), closed when it is done. The first
+    error stops the others from taking a new rule (the one they are on finishes) and is raised here,
+    after every thread ended: a retry then never runs alongside a thread of this attempt."""
+    pending = list(reversed(rules))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    zone = timezone.get_current_timezone()  # rules read local dates in the caller's time zone
+
+    def worker() -> None:
+        try:
+            with timezone.override(zone):
+                while True:
+                    with lock:
+                        if errors or not pending:
+                            return
+                        rule = pending.pop()
+                    work(rule)
+        except BaseException as exc:  # re-raised in the calling thread
+            with lock:
+                errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, name=f"audit-rule-{i}", daemon=True) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        with lock:  # interrupted here (a time limit): no new rule; wait for the ones running
+            errors.append(RuntimeError("interrupted"))
+        for thread in threads:
+            thread.join()
+        raise
+    if errors:
+        raise errors[0]
 
 
 @contextmanager
@@ -520,18 +615,19 @@ def execute_run(
     *,
     on_rule_done: ProgressHook | None = None,
     changed: Written | None = None,
+    workers: int | None = None,
 ) -> AuditRun:
     """Execute (or resume) one run to the end. Safe to call again for the same run at any point:
     a finished run is returned as it is; an interrupted one continues after its last recorded rule.
 
     `changed`: the written rows of a change run's ``change_label`` (kept in the task's message,
-    which a redelivery repeats, not on the run row: the MSO reads that row)."""
+    which a redelivery repeats, not on the run row: the MSO reads that row). `workers`: see run_audit."""
     with run_lock(run_id):
         run = _claim(tenant, run_id)
         if run is None:
             return _read(tenant, run_id)
         rules = rules_by_id(run.rule_ids)
-        failed = run_audit(run, rules, run.as_of, on_rule_done=on_rule_done, changed=changed)
+        failed = run_audit(run, rules, run.as_of, on_rule_done=on_rule_done, changed=changed, workers=workers)
         failed += sorted(set(run.rule_ids) - {r.id for r in rules})  # no such rule (any more)
         if failed:
             return _finish(tenant, run_id, AuditRun.Status.FAILED, f"Rules that failed: {', '.join(failed)}")

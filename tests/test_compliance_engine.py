@@ -7,8 +7,10 @@ The rules are test-only (tests/compliance_rules.py) and the registry holds only 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -23,7 +25,7 @@ from django.utils import timezone
 
 from compliance import registry as registry_module
 from compliance import selectors, services
-from compliance.engine import execute_run, rule_params
+from compliance.engine import execute_run, longest_first, rule_params
 from compliance.models import AuditRun, BusinessFinding, ClinicalFinding, FindingStatus, RuleSetting
 from compliance.registry import REGISTRY, Rule, RuleInput, Severity
 from compliance.tasks import audit_after_change, audit_all_tenants, audit_on_demand, audit_tenant
@@ -32,6 +34,7 @@ from management.services import agreements as agreement_services
 from mso_platform import celery_app
 from mso_platform.db import boundary
 from tenants.access import AccessContext, reset_identity
+from tenants.audit import chain_verify
 from tenants.models import AuditLogEntry
 from tests import factories
 from tests.compliance_rules import (
@@ -430,7 +433,7 @@ def test_progress_is_committed_after_each_rule_so_another_connection_sees_it_adv
             seen.append(cur.fetchone())
 
     try:
-        done = execute_run(world.tenant, run.pk, on_rule_done=look)
+        done = execute_run(world.tenant, run.pk, on_rule_done=look, workers=1)  # in the planned order
     finally:
         observer.close()
     assert seen == [
@@ -441,6 +444,122 @@ def test_progress_is_committed_after_each_rule_so_another_connection_sees_it_adv
     ]
     assert (done.status, done.percent, done.attempts) == ("done", 100, 1)
     assert done.started_at is not None and done.finished_at is not None and done.finished_at > done.started_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rules_evaluated_at_once_on_their_own_connections_give_the_findings_of_one_at_a_time(
+    rules: dict[str, Rule], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = build_world("alpha")
+    vendors = {phi_vendor(world).pk, phi_vendor(world).pk}
+    msa = bad_msa(world, 0)
+    factories.PatientChartFactory.create(tenant=world.tenant, pc=world.pcs[0])
+    ids = (VENDOR_RULE, MSA_RULE, CHART_RULE, CRITICAL_RULE)
+    main_backend = connection.cursor().connection.info.backend_pid
+    backends: dict[str, tuple[int, str]] = {}
+    for rule_id in ids:
+        query = REGISTRY.rules[rule_id].query
+
+        def where(q: RuleInput, rule_id: str = rule_id, query: Any = query) -> Any:
+            backends[rule_id] = (
+                connection.cursor().connection.info.backend_pid,
+                threading.current_thread().name,
+            )
+            return query(q)
+
+        monkeypatch.setitem(
+            REGISTRY.rules, rule_id, dataclasses.replace(REGISTRY.rules[rule_id], query=where)
+        )
+
+    at_once = execute_run(world.tenant, new_run(world, *ids).pk, workers=2)
+    assert (at_once.status, at_once.rules_done, at_once.rules_total) == ("done", 4, 4)
+    assert sorted(at_once.done_rule_ids) == sorted(ids) and set(at_once.stats) == set(ids)
+    # Two connections of their own, neither the caller's, each used by one worker thread.
+    assert {name for _, name in backends.values()} <= {"audit-rule-0", "audit-rule-1"}
+    assert len({pid for pid, _ in backends.values()}) == 2 and main_backend not in {
+        p for p, _ in backends.values()
+    }
+    found = {
+        (f.rule_id, f.object_id, f.last_seen_run_id)
+        for f in BusinessFinding.objects.filter(tenant=world.tenant, status=FindingStatus.OPEN)
+    }
+    clinical_at_once = set(
+        ClinicalFinding.objects.filter(tenant=world.tenant).values_list("rule_id", "object_id")
+    )
+
+    one_by_one = execute_run(world.tenant, new_run(world, *ids).pk, workers=1)
+    assert (one_by_one.status, one_by_one.done_rule_ids) == ("done", list(ids))
+    again = {
+        (f.rule_id, f.object_id, f.last_seen_run_id)
+        for f in BusinessFinding.objects.filter(tenant=world.tenant, status=FindingStatus.OPEN)
+    }
+    assert {(r, o) for r, o, _ in found} == {(r, o) for r, o, _ in again}
+    assert {(r, o) for r, o, _ in found} >= {(VENDOR_RULE, v) for v in vendors} | {(MSA_RULE, msa.pk)}
+    assert {run for _, _, run in found} == {at_once.pk} and {run for _, _, run in again} == {one_by_one.pk}
+    assert clinical_at_once and clinical_at_once == set(
+        ClinicalFinding.objects.filter(tenant=world.tenant).values_list("rule_id", "object_id")
+    )
+    # Every finding written at once is in the tenant's audit chain, which still verifies.
+    checked, broken = chain_verify(world.tenant.pk)
+    assert broken is None and checked > len(found)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_error_in_one_worker_stops_the_run_for_a_retry_that_resumes_it(
+    rules: dict[str, Rule],
+) -> None:
+    world = build_world("alpha")
+    phi_vendor(world)
+    bad_msa(world, 1)
+    calls: list[int] = []
+
+    def flaky(q: RuleInput) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return vendors_without_baa(q)
+
+    REGISTRY.add(_rule("ZZ-FLAKY", flaky, scoped_by_pc=False, thresholds=rules[VENDOR_RULE].thresholds))
+    run = new_run(world, "ZZ-FLAKY", VENDOR_RULE, MSA_RULE, CHART_RULE)
+    with pytest.raises(OperationalError):
+        execute_run(world.tenant, run.pk, workers=2)
+    run.refresh_from_db()
+    assert run.status == "running" and "ZZ-FLAKY" not in run.done_rule_ids
+
+    resumed = execute_run(world.tenant, run.pk, workers=2)
+    assert (resumed.status, resumed.rules_done, resumed.attempts) == ("done", 4, 2)
+    assert sorted(resumed.done_rule_ids) == sorted(["ZZ-FLAKY", VENDOR_RULE, MSA_RULE, CHART_RULE])
+    assert len(resumed.done_rule_ids) == 4  # each rule recorded once
+    assert BusinessFinding.objects.filter(tenant=world.tenant, rule_id="ZZ-FLAKY").count() == 1
+
+
+def test_a_run_starts_with_the_rules_that_took_longest_last_time(
+    world_a: World, rules: dict[str, Rule]
+) -> None:
+    ids = [VENDOR_RULE, MSA_RULE, CHART_RULE, CRITICAL_RULE]
+    listed = [rules[r] for r in ids]
+    assert [r.id for r in longest_first(world_a.tenant, listed)] == ids  # nothing timed yet: as planned
+    last = audit(world_a, *ids)
+    AuditRun.objects.filter(pk=last.pk).update(
+        stats={VENDOR_RULE: {"ms": 5}, MSA_RULE: {"ms": 900}, CHART_RULE: {"skipped": "disabled"}}
+    )
+    change = new_run(world_a, *ids, pc_ids=[world_a.pcs[0].pk])  # a change run's times say nothing
+    AuditRun.objects.filter(pk=change.pk).update(
+        status="done", finished_at=timezone.now(), stats={VENDOR_RULE: {"ms": 10_000}}
+    )
+    # Never timed first (CHART_RULE was skipped, CRITICAL_RULE absent), then the slowest.
+    assert [r.id for r in longest_first(world_a.tenant, listed)] == [
+        CHART_RULE,
+        CRITICAL_RULE,
+        MSA_RULE,
+        VENDOR_RULE,
+    ]
+
+
+def test_the_engine_takes_the_audit_chain_lock_of_the_trigger() -> None:
+    assert f"pg_advisory_xact_lock({boundary.AUDIT_CHAIN_LOCK}, hashtext(COALESCE(NEW.tenant_id::text" in (
+        boundary.AUDIT_CHAIN_SQL
+    )
 
 
 def test_a_retried_run_resumes_after_its_last_recorded_rule_and_duplicates_nothing(

@@ -177,6 +177,9 @@ END $fn$;
 """
 
 
+# The advisory lock (first key) under which mso_audit_chain() appends to a tenant's chain.
+AUDIT_CHAIN_LOCK = 7340
+
 # Tamper evidence: each entry carries the hash of the previous entry of its tenant (tenant-less
 # entries form their own chain). The advisory lock serializes appends per tenant until commit, so
 # two transactions never take the same seq; other tenants are not blocked.

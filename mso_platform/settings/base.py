@@ -295,6 +295,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# Rules an audit run evaluates at once, each on a database connection of its own (compliance.engine).
+COMPLIANCE_RULE_WORKERS = env.int("COMPLIANCE_RULE_WORKERS", default=2)
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
