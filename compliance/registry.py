@@ -34,8 +34,9 @@ import calendar
 import datetime as dt
 import functools
 import re
+import string
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -51,6 +52,7 @@ from django.db.models import (
     F,
     Func,
     QuerySet,
+    Subquery,
     UUIDField,
     Value,
 )
@@ -234,6 +236,53 @@ class DayStartAfter(Func):
         sql, params = compiler.compile(self.source_expressions[0])
         zone = timezone.get_current_timezone_name()
         return f"(({sql} + 1)::timestamp AT TIME ZONE %s)", [*params, zone]
+
+
+class DayStart(Func):
+    """The instant a date expression's day begins, in the active time zone (the one ``TruncDate``
+    uses): ``timestamp >= DayStart(d)`` is ``TruncDate(timestamp) >= d``."""
+
+    output_field = DateTimeField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(({sql})::timestamp AT TIME ZONE %s)", [*params, timezone.get_current_timezone_name()]
+
+
+class _RowsOnce(Subquery):
+    template = "(%(subquery)s OFFSET 0)"
+
+
+class ExistsAmong(Expression):
+    """``[NOT] EXISTS (SELECT 1 FROM (<rows> OFFSET 0) AS r WHERE <where>)``.
+
+    `rows` is a values() queryset with computed columns; ``OFFSET 0`` keeps PostgreSQL from merging
+    it into the outer query, so each computed column is computed once per row of `rows` (and hashed
+    with it), not again for every outer row it is compared with. `where` is SQL naming the columns
+    of `rows` as ``r."name"`` and the outer row's expressions `outer` as ``{0}``, ``{1}``, ..."""
+
+    def __init__(self, rows: QuerySet[Any], where: str, *outer: Any, negated: bool = False) -> None:
+        super().__init__(output_field=BooleanField())
+        self.rows: Any = _RowsOnce(rows)
+        self.where = where
+        self.outer = [F(e) if isinstance(e, str) else e for e in outer]
+        self.negated = negated
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.rows, *self.outer]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        self.rows, *self.outer = exprs
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        rows_sql, rows_params = compiler.compile(self.rows)
+        outer = [compiler.compile(e) for e in self.outer]
+        params = list(rows_params)
+        for _, index, _, _ in string.Formatter().parse(self.where):  # outer params in order of use
+            if index is not None:
+                params.extend(outer[int(index)][1])
+        where = self.where.format(*(f"({sql})" for sql, _ in outer))
+        return f"{'NOT ' if self.negated else ''}EXISTS (SELECT 1 FROM {rows_sql} AS r WHERE {where})", params
 
 
 def whole(q: RuleInput, name: str) -> int:

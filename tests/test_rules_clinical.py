@@ -236,6 +236,31 @@ def test_gfe_validity_window_is_the_tenants_threshold(clinic: World) -> None:
     assert hits("GFE-001", clinic, validity_months=24) == set()
 
 
+@pytest.mark.parametrize("hour", [0, 23])
+def test_gfe_window_ends_are_local_days_in_a_whole_run_and_a_narrowed_one(clinic: World, hour: int) -> None:
+    """A whole run compares the instants the window's days begin; a narrowed run the local dates: the
+    same answer at each end of the window, for a treatment just after local midnight or just before
+    the next one (another UTC date than its local one)."""
+    t = treatment(clinic)
+    day = today() - dt.timedelta(days=40)
+    if (day.month, day.day) == (2, 29):  # a year before it has no 29 February: not an end of the window
+        day -= dt.timedelta(days=1)
+    update(t, performed_at=timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 30))))
+    exam = clinic.objs[GoodFaithExam][0]
+    cases = [
+        (day, day + dt.timedelta(days=300), set()),  # examined that day: covered
+        (day - dt.timedelta(days=30), day, set()),  # valid through that day: covered
+        (day + dt.timedelta(days=1), day + dt.timedelta(days=300), about(t)),  # examined the day after
+        (day - dt.timedelta(days=30), day - dt.timedelta(days=1), about(t)),  # expired the day before
+        (years_after(day, -1), day + dt.timedelta(days=300), set()),  # 12 months before: the last day
+        (years_after(day, -1) - dt.timedelta(days=1), day + dt.timedelta(days=300), about(t)),
+    ]
+    for examined_on, valid_until, expected in cases:
+        update(exam, examined_on=examined_on, valid_until=valid_until)
+        assert hits("GFE-001", clinic) == expected, (examined_on, valid_until)
+        assert hits("GFE-001", clinic, object_ids=(str(t.pk),)) == expected, (examined_on, valid_until)
+
+
 def test_gfe_no_exam_on_the_chart_and_a_facial_needs_none(clinic: World) -> None:
     chart = f.PatientChartFactory.create(
         tenant=clinic.tenant, pc=clinic.pcs[0], home_location=clinic.locations[0]

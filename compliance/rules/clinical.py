@@ -53,6 +53,9 @@ from clinical.models import (
 )
 from compliance.registry import (
     AnyOf,
+    DayStart,
+    DayStartAfter,
+    ExistsAmong,
     KeysOf,
     RuleInput,
     Severity,
@@ -246,9 +249,37 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
         )
         .filter(covers_until__gte=OuterRef("day"))
     )
+    if q.object_ids is None:
+        # A whole-tenant (or PC) run hashes every exam: each exam's window is computed once, as the
+        # instants it begins and ends, instead of again for every treatment of its chart it is
+        # compared with (the same test: a local day is within the window iff its instant is).
+        windows = (
+            GoodFaithExam.objects.filter(tenant_id=q.tenant_id, examiner__license_type__in=EXAMINER_LICENSES)
+            .filter(Q(via_telehealth=False) | Q(telehealth_consent=True))
+            .exclude(medical_indication__regex=r"^\s*$")
+            .annotate(
+                covers_from=DayStart(F("examined_on")),
+                covers_before=DayStartAfter(
+                    Least(F("valid_until"), AddMonths(F("examined_on"), Value(whole(q, "validity_months"))))
+                ),
+            )
+            .order_by()
+            .values("chart_id", "approved_procedures", "covers_from", "covers_before")
+        )
+        no_exam: Any = ExistsAmong(
+            windows,
+            'r."chart_id" = {0} AND {1} = ANY(r."approved_procedures")'
+            ' AND r."covers_from" <= {2} AND {2} < r."covers_before"',
+            "chart_id",
+            "procedure",
+            "performed_at",
+            negated=True,
+        )
+    else:
+        no_exam = ~exists(qualifying, q)  # a few thousand treatments: an index probe each
     latest = exams.filter(examined_on__lte=OuterRef("day")).order_by("-examined_on")
     return _treatment_hits(
-        _treatments(q).filter(may_need_exam).filter(needs_exam).filter(~exists(qualifying, q)),
+        _treatments(q).filter(may_need_exam).filter(needs_exam).filter(no_exam),
         {
             "latest_exam_on": Subquery(latest.values("examined_on")[:1]),
             "latest_examiner_license": Subquery(latest.values("examiner__license_type")[:1]),
