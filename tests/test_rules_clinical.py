@@ -24,6 +24,7 @@ from clinical.models import (
     ChartReview,
     ConsentFormVersion,
     GoodFaithExam,
+    PatientChart,
     PhotoAuthorization,
     ProcedureScopeRule,
     Protocol,
@@ -631,6 +632,18 @@ def test_con001_version_of_another_procedure(clinic: World) -> None:
     t = treatment(clinic)
     update(SignedConsent.objects.get(treatments=t).form_version, procedure=P.DERMAL_FILLER)
     assert hits("CON-001", clinic) == about(t)
+
+
+def test_con001_form_of_another_pc_in_a_whole_run_and_a_narrowed_one(clinic: World) -> None:
+    t = treatment(clinic)
+    version = SignedConsent.objects.get(treatments=t).form_version
+    assert version.pc_id == PatientChart.objects.get(pk=t.chart_id).pc_id != clinic.pcs[1].pk
+    update(version, pc=clinic.pcs[1], number=version.number + 100)  # (PC, procedure, number) is unique
+    assert hits("CON-001", clinic) == about(t)
+    assert hits("CON-001", clinic, object_ids=(str(t.pk),)) == about(t)
+    update(version, pc=clinic.pcs[0])
+    assert hits("CON-001", clinic) == set()
+    assert hits("CON-001", clinic, object_ids=(str(t.pk),)) == set()
 
 
 # --- CON-002 photo authorization ---------------------------------------------------------------------

@@ -661,15 +661,14 @@ def laser_protocols_incomplete_or_stale(q: RuleInput) -> QuerySet[Any]:
     narrows=BY_TREATMENT,
 )
 def treatments_without_consent(q: RuleInput) -> QuerySet[Any]:
-    # The consent's chart is the treatment's: its PC is theirs. A full run reads it from the treatment
-    # (hashed once with every chart); a narrowed run, probing per treatment, from the consent's chart
-    # by key (no scan of every chart for a few thousand treatments).
-    pc = OuterRef("chart__pc_id") if q.object_ids is None else F("chart__pc_id")
+    # The consent's chart is the treatment's: its PC is theirs. Read from the consent's chart (200,000
+    # consents joined to their charts, or a probe by key per changed treatment), not the treatment's
+    # (a join of every treatment with its chart before the anti-join: 0.85 s against 1.2 s alone).
     valid = SignedConsent.objects.filter(
         tenant_id=q.tenant_id,
         chart_id=OuterRef("chart_id"),
         signed_at__lte=OuterRef("performed_at"),
-        form_version__pc_id=pc,
+        form_version__pc_id=F("chart__pc_id"),
         form_version__procedure=OuterRef("procedure"),
         form_version__approved_at__lte=F("signed_at"),
         form_version__decision__decision=Decision.APPROVED,
