@@ -343,6 +343,23 @@ def test_del002_protocol_expired_or_not_yet_effective_or_without_the_procedure(c
     assert hits("DEL-002", clinic) == about(t)
 
 
+@pytest.mark.parametrize("hour", [0, 23])
+def test_del002_term_ends_are_local_days_near_midnight(clinic: World, hour: int) -> None:
+    protocol, t = clinic.objs[Protocol][0], treatment(clinic)
+    day = today() - dt.timedelta(days=40)
+    update(t, performed_at=timezone.make_aware(dt.datetime.combine(day, dt.time(hour, 30))))
+    cases = [
+        (day, day + dt.timedelta(days=300), set()),  # in force from its first day
+        (day - dt.timedelta(days=300), day, set()),  # and through its last
+        (day + dt.timedelta(days=1), day + dt.timedelta(days=300), about(t)),
+        (day - dt.timedelta(days=300), day - dt.timedelta(days=1), about(t)),
+    ]
+    for effective_on, expires_on, expected in cases:
+        update(protocol, effective_on=effective_on, expires_on=expires_on)
+        assert hits("DEL-002", clinic) == expected, (effective_on, expires_on)
+        assert hits("DEL-002", clinic, object_ids=(str(t.pk),)) == expected, (effective_on, expires_on)
+
+
 def test_del002_protocol_of_another_pc_does_not_cover(clinic: World) -> None:
     update(clinic.objs[Protocol][0], pc=clinic.pcs[1])
     assert hits("DEL-002", clinic) == about(treatment(clinic))

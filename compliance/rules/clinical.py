@@ -317,11 +317,39 @@ def delegated_treatments_without_protocol(q: RuleInput) -> QuerySet[Any]:
         provider_id=OuterRef("performer_id"),
         protocol__pc_id=OuterRef("chart__pc_id"),
     ).filter(Has(OuterRef("procedure"), F("protocol__procedures")))
-    in_force = naming.filter(
-        signed_at__lte=OuterRef("performed_at"),
-        protocol__supervisor_signed_at__lte=OuterRef("performed_at"),
-        protocol__effective_on__lte=OuterRef("day"),
-        protocol__expires_on__gte=OuterRef("day"),
+    # Each protocol's term as the instants it begins and ends, computed once per supervisee row rather
+    # than again for every delegated treatment compared with it (a local day is in the term iff its
+    # instant is).
+    terms = (
+        ProtocolSupervisee.objects.filter(tenant_id=q.tenant_id)
+        .annotate(
+            pc_id=F("protocol__pc_id"),
+            procedures=F("protocol__procedures"),
+            supervisor_signed_at=F("protocol__supervisor_signed_at"),
+            in_force_from=DayStart(F("protocol__effective_on")),
+            in_force_before=DayStartAfter(F("protocol__expires_on")),
+        )
+        .order_by()
+        .values(
+            "provider_id",
+            "pc_id",
+            "procedures",
+            "signed_at",
+            "supervisor_signed_at",
+            "in_force_from",
+            "in_force_before",
+        )
+    )
+    no_protocol_in_force = ExistsAmong(
+        terms,
+        'r."provider_id" = {0} AND r."pc_id" = {1} AND {2} = ANY(r."procedures")'
+        ' AND r."signed_at" <= {3} AND r."supervisor_signed_at" <= {3}'
+        ' AND r."in_force_from" <= {3} AND {3} < r."in_force_before"',
+        "performer_id",
+        "chart__pc_id",
+        "procedure",
+        "performed_at",
+        negated=True,
     )
     # What the reader needs: the protocols that name the performer and procedure, and why they fail.
     candidates = naming.values(
@@ -335,7 +363,7 @@ def delegated_treatments_without_protocol(q: RuleInput) -> QuerySet[Any]:
         )
     )
     return _treatment_hits(
-        _treatments(q).filter(_delegated(q)).filter(~Exists(in_force)),
+        _treatments(q).filter(_delegated(q)).filter(no_protocol_in_force),
         {
             "supervisor": F("supervisor__full_name"),
             "protocols_naming_performer": ArraySubquery(candidates),
