@@ -173,7 +173,8 @@ def assert_complete_exactly_once(world: World, run_id: Any, workers: Workers) ->
     assert (run.status, run.rules_done, run.rules_total, run.error) == ("done", RULES, RULES, ""), (
         workers.logs()
     )
-    assert run.done_rule_ids == slow_rule_ids(RULES)
+    # Each rule recorded exactly once (two at a time: in the order they finished).
+    assert sorted(run.done_rule_ids) == sorted(slow_rule_ids(RULES))
     findings = BusinessFinding.objects.filter(tenant=world.tenant)
     per_rule = {r: findings.filter(rule_id=r).count() for r in slow_rule_ids(RULES)}
     assert per_rule == dict.fromkeys(slow_rule_ids(RULES), VENDORS)
