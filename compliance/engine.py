@@ -13,9 +13,13 @@ capacity of the run's tenant, so RLS binds them). The same transaction records t
 the ``AuditRun`` row (``rules_done``, ``done_rule_ids``, counts by severity), so:
 
 - progress is committed after every rule and a page polling the run sees it advance;
-- a worker killed mid-run loses only the rule it was evaluating: the redelivered task skips the
+- a worker killed mid-run loses only the rules it was evaluating: the redelivered task skips the
   rules the run already recorded and redoes the rest (``execute_run``);
 - re-evaluating a rule is harmless anyway: the upsert cannot duplicate a fingerprint.
+
+A run evaluates ``COMPLIANCE_RULE_WORKERS`` rules at once (``in_parallel``), each on a connection of
+its own. Their queries run side by side; their writes queue for the tenant's audit-chain lock, which
+each takes before any row lock (``lock_audit_chain``).
 
 Clinical counts are computed and written by the clinical role, so the business side learns how many
 clinical findings of each severity are open without any path that reads a clinical row.
@@ -476,8 +480,9 @@ def run_audit(
     connection error propagates, so that the task retries and resumes.
 
     `workers` rules are evaluated at once (``rule_workers``), each worker on a database connection of
-    its own, longest first. Called inside a transaction (a test's), the rules run one after the other
-    on this connection: another connection would not see that transaction's rows.
+    its own, longest first; `on_rule_done` is then called from the worker's thread. Called inside a
+    transaction (a test's), the rules run one after the other on this connection: another connection
+    would not see that transaction's rows.
     """
     tenant = run.tenant
     settings_by_rule = tenant_settings(tenant)
