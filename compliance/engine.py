@@ -19,7 +19,7 @@ the ``AuditRun`` row (``rules_done``, ``done_rule_ids``, counts by severity), so
 
 A run evaluates ``COMPLIANCE_RULE_WORKERS`` rules at once (``in_parallel``), each on a connection of
 its own. Their queries run side by side; their writes queue for the tenant's audit-chain lock, which
-each takes before any row lock (``lock_audit_chain``).
+each takes before it locks the run row (``record_rule_done``).
 
 Clinical counts are computed and written by the clinical role, so the business side learns how many
 clinical findings of each severity are open without any path that reads a clinical row.
@@ -331,11 +331,9 @@ def evaluate_rule(
     # A timestamp of this evaluation alone (a retried run re-evaluates under the same run id).
     seen_at = timezone.now()
     tenant, run_id = str(run.tenant_id), str(run.pk)
-    with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [RULE_LOCK, f"{tenant}:{rule.id}"])
+    xact_lock(RULE_LOCK, f"{tenant}:{rule.id}")
     if narrowed is not None and narrowed.empty:
         # The change names none of the rule's findings (CHT-002: only the current, unjudged month).
-        lock_audit_chain(tenant)
         expired = _rowcount(EXPIRE_SQL.format(table=table), [seen_at, tenant, rule.id, today])
         return RuleOutcome(rule.id, 0, 0, 0, expired, int((time.monotonic() - started) * 1000))
     qs = rule.query(
@@ -351,8 +349,8 @@ def evaluate_rule(
     # (the upsert) without parallel workers, CREATE TABLE … AS with them (CHT-002, narrowed runs).
     with connection.cursor() as cur:
         cur.execute(f"CREATE TEMPORARY TABLE {HITS_TABLE} ON COMMIT DROP AS {rule_sql}", rule_params_)
-    # The writes: from here on, other rules of the tenant evaluated at once wait for this one.
-    lock_audit_chain(tenant)
+    # The writes after the query: a write's audit trigger holds the tenant's audit chain until commit,
+    # and another rule evaluated at once waits for it to record its own progress.
     expired = _rowcount(EXPIRE_SQL.format(table=table), [seen_at, tenant, rule.id, today])
     seen, new = _rows(
         UPSERT_SQL.format(table=table, rule_sql=f"SELECT * FROM {HITS_TABLE}"),
@@ -389,19 +387,20 @@ def side_counts(tenant_id: Any, side: Side) -> dict[str, Any]:
     return out
 
 
-def lock_audit_chain(tenant_id: Any) -> None:
-    """Take the tenant's audit-chain lock now, which the audit trigger of this transaction's first
-    write would take anyway and hold until commit. Taken before any row lock (a finding, the run
-    row), so that rules evaluated at once queue for it in one order instead of deadlocking: one
-    holding the chain and waiting for the run row, another holding the run row and waiting for the
-    chain."""
+def xact_lock(namespace: int, key: str) -> None:
+    """Wait for the advisory lock (`namespace`, hash of `key`), held until this transaction ends."""
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [AUDIT_CHAIN_LOCK, str(tenant_id)])
+        cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [namespace, key])
 
 
 def record_rule_done(run: AuditRun, rule: Rule, stats: Mapping[str, Any]) -> None:
-    """Mark `rule` done on the run with its side's fresh counts (same transaction as its findings)."""
-    lock_audit_chain(run.tenant_id)
+    """Mark `rule` done on the run with its side's fresh counts (same transaction as its findings).
+
+    The run row is updated under the tenant's audit-chain lock, taken first: the row's audit
+    trigger takes it anyway, and a rule whose findings were written already holds it. Taken after
+    the row instead, two rules evaluated at once deadlock: one holding the chain (its findings) and
+    waiting for the run row, the other holding the run row and waiting for the chain."""
+    xact_lock(AUDIT_CHAIN_LOCK, str(run.tenant_id))
     counts = side_counts(run.tenant_id, rule.side)
     _rowcount(
         PROGRESS_SQL.format(table=AuditRun._meta.db_table),
@@ -440,8 +439,7 @@ def covers_every_pc(tenant: Tenant, pc_ids: Iterable[Any]) -> bool:
 def rule_workers(requested: int | None = None) -> int:
     """How many rules a run evaluates at once (``COMPLIANCE_RULE_WORKERS``, default 2: a rule's query
     keeps one core busy, and PostgreSQL rarely plans a rule in parallel on its own)."""
-    wanted = requested if requested is not None else getattr(settings, "COMPLIANCE_RULE_WORKERS", 2)
-    return max(1, int(wanted))
+    return max(1, int(requested if requested is not None else settings.COMPLIANCE_RULE_WORKERS))
 
 
 def longest_first(tenant: Tenant, rules: Sequence[Rule]) -> list[Rule]:
@@ -487,7 +485,8 @@ def run_audit(
     tenant = run.tenant
     settings_by_rule = tenant_settings(tenant)
     every_pc = run.pc_ids is not None and covers_every_pc(tenant, run.pc_ids)
-    todo = [rule for rule in rules if rule.id not in set(run.done_rule_ids)]
+    done = set(run.done_rule_ids)
+    todo = [rule for rule in rules if rule.id not in done]
     failed: list[str] = []
 
     def evaluate(rule: Rule) -> None:
