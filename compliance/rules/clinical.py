@@ -234,34 +234,25 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
             tenant_id=q.tenant_id, procedure=OuterRef("procedure"), requires_good_faith_exam=True
         )
     )
-    exams = GoodFaithExam.objects.filter(tenant_id=q.tenant_id, chart_id=OuterRef("chart_id"))
-    qualifying = (
-        exams.filter(examiner__license_type__in=EXAMINER_LICENSES, examined_on__lte=OuterRef("day"))
-        .filter(Has(OuterRef("procedure"), F("approved_procedures")))
+    # Exams that can qualify: by a physician, NP or PA, with a medical indication, telehealth only
+    # with consent; valid until the earlier of their own date and the validity window (both NOT NULL).
+    usable = (
+        GoodFaithExam.objects.filter(tenant_id=q.tenant_id, examiner__license_type__in=EXAMINER_LICENSES)
         .filter(Q(via_telehealth=False) | Q(telehealth_consent=True))
         .exclude(medical_indication__regex=r"^\s*$")
-        # Valid until the earlier of its own date and the validity window (both are NOT NULL): one
-        # comparison with the treatment's local date per exam instead of two.
         .annotate(
             covers_until=Least(
                 F("valid_until"), AddMonths(F("examined_on"), Value(whole(q, "validity_months")))
             )
         )
-        .filter(covers_until__gte=OuterRef("day"))
     )
     if q.object_ids is None:
         # A whole-tenant (or PC) run hashes every exam: each exam's window is computed once, as the
         # instants it begins and ends, instead of again for every treatment of its chart it is
         # compared with (the same test: a local day is within the window iff its instant is).
         windows = (
-            GoodFaithExam.objects.filter(tenant_id=q.tenant_id, examiner__license_type__in=EXAMINER_LICENSES)
-            .filter(Q(via_telehealth=False) | Q(telehealth_consent=True))
-            .exclude(medical_indication__regex=r"^\s*$")
-            .annotate(
-                covers_from=DayStart(F("examined_on")),
-                covers_before=DayStartAfter(
-                    Least(F("valid_until"), AddMonths(F("examined_on"), Value(whole(q, "validity_months"))))
-                ),
+            usable.annotate(
+                covers_from=DayStart(F("examined_on")), covers_before=DayStartAfter(F("covers_until"))
             )
             .order_by()
             .values("chart_id", "approved_procedures", "covers_from", "covers_before")
@@ -275,8 +266,15 @@ def treatments_without_good_faith_exam(q: RuleInput) -> QuerySet[Any]:
             "performed_at",
             negated=True,
         )
-    else:
-        no_exam = ~exists(qualifying, q)  # a few thousand treatments: an index probe each
+    else:  # a few thousand treatments: an index probe each
+        qualifying = usable.filter(
+            Has(OuterRef("procedure"), F("approved_procedures")),
+            chart_id=OuterRef("chart_id"),
+            examined_on__lte=OuterRef("day"),
+            covers_until__gte=OuterRef("day"),
+        )
+        no_exam = ~exists(qualifying, q)
+    exams = GoodFaithExam.objects.filter(tenant_id=q.tenant_id, chart_id=OuterRef("chart_id"))
     latest = exams.filter(examined_on__lte=OuterRef("day")).order_by("-examined_on")
     return _treatment_hits(
         _treatments(q).filter(may_need_exam).filter(needs_exam).filter(no_exam),
