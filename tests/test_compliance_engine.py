@@ -103,6 +103,21 @@ def bad_msa(world: World, pc_index: int) -> ManagementServicesAgreement:
     )
 
 
+def add_flaky_rule(rules: dict[str, Rule]) -> list[int]:
+    """Register "ZZ-FLAKY": the vendor rule, whose first evaluation loses its connection. Returns
+    the list its evaluations append to."""
+    calls: list[int] = []
+
+    def flaky(q: RuleInput) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return vendors_without_baa(q)
+
+    REGISTRY.add(_rule("ZZ-FLAKY", flaky, scoped_by_pc=False, thresholds=rules[VENDOR_RULE].thresholds))
+    return calls
+
+
 def business(world: World, rule_id: str) -> dict[Any, BusinessFinding]:
     return {f.object_id: f for f in BusinessFinding.objects.filter(tenant=world.tenant, rule_id=rule_id)}
 
@@ -511,15 +526,7 @@ def test_a_connection_error_in_one_worker_stops_the_run_for_a_retry_that_resumes
     world = build_world("alpha")
     phi_vendor(world)
     bad_msa(world, 1)
-    calls: list[int] = []
-
-    def flaky(q: RuleInput) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return vendors_without_baa(q)
-
-    REGISTRY.add(_rule("ZZ-FLAKY", flaky, scoped_by_pc=False, thresholds=rules[VENDOR_RULE].thresholds))
+    add_flaky_rule(rules)
     run = new_run(world, "ZZ-FLAKY", VENDOR_RULE, MSA_RULE, CHART_RULE)
     with pytest.raises(OperationalError):
         execute_run(world.tenant, run.pk, workers=2)
@@ -568,15 +575,7 @@ def test_a_retried_run_resumes_after_its_last_recorded_rule_and_duplicates_nothi
     phi_vendor(world_a)
     phi_vendor(world_a)
     bad_msa(world_a, 1)
-    calls: list[int] = []
-
-    def flaky(q: RuleInput) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("server closed the connection unexpectedly")
-        return vendors_without_baa(q)
-
-    REGISTRY.add(_rule("ZZ-FLAKY", flaky, scoped_by_pc=False, thresholds=rules[VENDOR_RULE].thresholds))
+    calls = add_flaky_rule(rules)
     run = new_run(world_a, VENDOR_RULE, "ZZ-FLAKY", MSA_RULE)
 
     with pytest.raises(OperationalError):  # the task retries on this
