@@ -224,6 +224,9 @@ def test_audit_skips_bookkeeping_only_updates_but_keeps_real_ones(world_a: World
     assert updates.count() == 0
     api_key_revoke(key=key)
     assert [e.detail for e in updates] == [{"changed": ["revoked_at"]}]
+    # A bookkeeping column written together with a real change: logged, naming both.
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now(), name="sync-2")
+    assert [e.detail for e in updates.order_by("seq")][1:] == [{"changed": ["last_used_at", "name"]}]
 
 
 def test_app_schemas_exist_with_usage_only_for_the_roles_the_boundary_names() -> None:

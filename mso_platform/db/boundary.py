@@ -137,12 +137,17 @@ BEGIN
     RETURN NULL;
   END IF;
   IF TG_OP = 'UPDATE' THEN
-    SELECT COALESCE(jsonb_agg(n.key ORDER BY n.key), '[]'::jsonb) INTO changed
-    FROM jsonb_each(to_jsonb(NEW)) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
-    WHERE n.value IS DISTINCT FROM o.value;
     -- Bookkeeping columns (an API key's last use, the audit run that last saw a finding again) are
-    -- not changes anyone audits; a finding's evidence, severity or status changing still is.
-    IF changed <@ '["last_used_at", "last_seen_at", "last_seen_run_id"]'::jsonb THEN RETURN NULL; END IF;
+    -- not changes anyone audits; a finding's evidence, severity or status changing still is. Tested
+    -- first, as one comparison: a nightly audit sees thousands of findings again and changes nothing
+    -- else in them (listing the changed keys costs twice as much per row).
+    IF rec - '{last_used_at,last_seen_at,last_seen_run_id}'::text[]
+       = to_jsonb(OLD) - '{last_used_at,last_seen_at,last_seen_run_id}'::text[] THEN
+      RETURN NULL;
+    END IF;
+    SELECT COALESCE(jsonb_agg(n.key ORDER BY n.key), '[]'::jsonb) INTO changed
+    FROM jsonb_each(rec) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
+    WHERE n.value IS DISTINCT FROM o.value;
   END IF;
   INSERT INTO public.tenants_auditlogentry
     (id, tenant_id, at, actor_id, capacity, action, object_type, object_id, detail, client_ip, via)
