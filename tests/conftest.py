@@ -9,6 +9,17 @@ from tenants.access import AccessContext, activate, reset_identity
 from tests.worlds import World, build_world
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _suite_task_queue() -> Iterator[None]:
+    """After the session, drop the tasks the suite queued without running them (settings/test.py)."""
+    yield
+    from django.conf import settings
+    from kombu import Connection
+
+    with Connection(settings.CELERY_BROKER_URL) as conn:
+        conn.default_channel.client.delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
 @pytest.fixture
 def world_a(db: None) -> World:
     return build_world("alpha")

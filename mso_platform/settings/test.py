@@ -9,3 +9,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 CACHES["default"]["KEY_PREFIX"] = f"test:{DATABASES['default']['TEST']['NAME']}"  # noqa: F405
 # Suites drive one key through many requests (matrix, fuzzing); tests of the limit set their own rate.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "100000/min"}  # noqa: F405
+# Tasks the suite queues outside eager mode (a page's "Run audit" in a browser test) go to a queue of
+# the suite's own that no worker consumes: on the default queue, `./run start` on the same data folder
+# would run them later against tenants that exist only in the test database (tests/conftest.py
+# deletes the queue after the session).
+CELERY_TASK_DEFAULT_QUEUE = f"test:{DATABASES['default']['TEST']['NAME']}"  # noqa: F405
