@@ -123,7 +123,11 @@ CREATE OR REPLACE FUNCTION public.mso_audit_row_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
 DECLARE
   rec jsonb;
+  prev jsonb;
   changed jsonb := '[]'::jsonb;
+  -- Bookkeeping columns (an API key's last use, the audit run that last saw a finding again) are
+  -- not changes anyone audits; a finding's evidence, severity or status changing still is.
+  bookkeeping constant text[] := '{last_used_at,last_seen_at,last_seen_run_id}';
   -- SECURITY DEFINER makes current_user the definer; the invoker is the SET ROLE in effect.
   invoker name := COALESCE(NULLIF(current_setting('role'), 'none'), session_user);
 BEGIN
@@ -137,16 +141,12 @@ BEGIN
     RETURN NULL;
   END IF;
   IF TG_OP = 'UPDATE' THEN
-    -- Bookkeeping columns (an API key's last use, the audit run that last saw a finding again) are
-    -- not changes anyone audits; a finding's evidence, severity or status changing still is. Tested
-    -- first, as one comparison: a nightly audit sees thousands of findings again and changes nothing
-    -- else in them (listing the changed keys costs twice as much per row).
-    IF rec - '{last_used_at,last_seen_at,last_seen_run_id}'::text[]
-       = to_jsonb(OLD) - '{last_used_at,last_seen_at,last_seen_run_id}'::text[] THEN
-      RETURN NULL;
-    END IF;
+    -- A bookkeeping-only update is told by one comparison: a nightly audit sees thousands of
+    -- findings again and changes nothing else in them (listing the changed keys costs twice as much).
+    prev := to_jsonb(OLD);
+    IF rec - bookkeeping = prev - bookkeeping THEN RETURN NULL; END IF;
     SELECT COALESCE(jsonb_agg(n.key ORDER BY n.key), '[]'::jsonb) INTO changed
-    FROM jsonb_each(rec) n JOIN jsonb_each(to_jsonb(OLD)) o USING (key)
+    FROM jsonb_each(rec) n JOIN jsonb_each(prev) o USING (key)
     WHERE n.value IS DISTINCT FROM o.value;
   END IF;
   INSERT INTO public.tenants_auditlogentry
