@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager, contextmanager
 import pytest
 
 from tenants.access import AccessContext, activate, reset_identity
+from tests.broker import clear_queue
 from tests.worlds import World, build_world
 
 
@@ -14,10 +15,8 @@ def _suite_task_queue() -> Iterator[None]:
     """After the session, drop the tasks the suite queued without running them (settings/test.py)."""
     yield
     from django.conf import settings
-    from kombu import Connection
 
-    with Connection(settings.CELERY_BROKER_URL) as conn:
-        conn.default_channel.client.delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+    clear_queue(settings.CELERY_BROKER_URL, settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from tenants.models import AuditLogEntry
 from tenants.taskbase import enqueue_on_commit
 from tenants.tasks import tenant_heartbeat
 from tests import factories
+from tests.broker import clear_queue
 from tests.worlds import World, build_world
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -89,9 +90,7 @@ def start_worker(worker_queue: str, tmp_path: Path) -> Iterator[Callable[[], sub
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    with Connection(settings.CELERY_BROKER_URL) as conn:
-        client = conn.default_channel.client
-        client.delete(worker_queue, *client.keys(f"_kombu.binding*.{worker_queue}"))
+    clear_queue(settings.CELERY_BROKER_URL, worker_queue)
 
 
 def wait_for_heartbeats(tenants: list[Any], proc: subprocess.Popen[bytes]) -> dict[Any, AuditLogEntry]:

@@ -28,6 +28,7 @@ from compliance.services import run_create
 from compliance.tasks import audit_on_demand
 from mso_platform import embedded
 from tests import factories
+from tests.broker import clear_queue
 from tests.compliance_rules import slow_rule_ids
 from tests.test_celery_worker import session_database_url
 from tests.worlds import World, build_world
@@ -112,12 +113,6 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
     pool = Workers(queue, tmp_path)
     yield pool
     pool.stop_all()
-
-
-def clear_queue(broker: str, queue: str) -> None:
-    with Connection(broker) as conn:
-        client = conn.default_channel.client
-        client.delete(queue, *client.keys(f"_kombu.binding*.{queue}"))
 
 
 def unacked_for(broker: str, run_id: Any) -> int:
