@@ -43,7 +43,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -160,14 +160,12 @@ def prepare_database(name: str, scale: float, *, fresh: bool) -> Database:
     url = server_url()
     tenant_id: str | None = None
     with admin_connection(url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name]
-        )
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
         row = cur.fetchone()
         if row is not None:
-            found = re.fullmatch(rf"{re.escape(MARKER)}: scale=(\S+) tenant=(\S+) built=\S+", row[0] or "")
-            if not fresh and found and float(found.group(1)) == scale:
-                tenant_id = found.group(2)
+            kept = kept_data_set(cur, name)
+            if not fresh and kept is not None and kept[0] == scale:
+                tenant_id = kept[1]
             else:
                 why = "--fresh" if fresh else "no complete data set of this scale"
                 say(f"Dropping database {name} ({why})")
@@ -191,6 +189,15 @@ def prepare_database(name: str, scale: float, *, fresh: bool) -> Database:
     if done.returncode != 0:
         raise SetupError(f"manage.py migrate failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return Database(name, bench_url, tenant_id is not None, tenant_id)
+
+
+def kept_data_set(cur: Any, name: str) -> tuple[float, str] | None:
+    """(scale, tenant id) of the complete data set in database `name`, None when it has none (its
+    marker comment is written only once the data set is complete)."""
+    cur.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", [name])
+    row = cur.fetchone()
+    found = re.fullmatch(rf"{re.escape(MARKER)}: scale=(\S+) tenant=(\S+) built=\S+", (row or [""])[0] or "")
+    return (float(found.group(1)), found.group(2)) if found else None
 
 
 def mark_complete(name: str, scale: float, tenant_id: str, built: dt.date) -> None:
@@ -1843,16 +1850,20 @@ def floor_scans(tenant_id: str, tables: set[str]) -> dict[str, tuple[float, int]
     with connection.cursor() as cur:
         for table in sorted(tables):
             where = f" WHERE tenant_id = '{tenant_id}'" if table in tenant_tables else ""
-            sql = f"SELECT count(*) FROM {table}{where}"
-            times, rows = [], 0
-            for i in range(FLOOR_REPEAT + 1):
-                began = time.perf_counter()
-                cur.execute(sql)
-                rows = int(cur.fetchone()[0])
-                if i:
-                    times.append(time.perf_counter() - began)
-            out[table] = (statistics.median(times), rows)
+            out[table] = warm_median(cur, f"SELECT count(*) FROM {table}{where}")
     return out
+
+
+def warm_median(cur: Any, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> tuple[float, int]:
+    """Seconds (median of FLOOR_REPEAT, after one warm-up) of a ``SELECT count(*) …``, and the count."""
+    times, rows = [], 0
+    for i in range(FLOOR_REPEAT + 1):
+        began = time.perf_counter()
+        cur.execute(sql, params)
+        rows = int(cur.fetchone()[0])
+        if i:
+            times.append(time.perf_counter() - began)
+    return statistics.median(times), rows
 
 
 def finding_counts() -> dict[str, tuple[int, int]]:
