@@ -212,6 +212,43 @@ def test_fixing_the_data_resolves_the_finding_with_that_run_and_breaking_it_agai
     assert BusinessFinding.objects.filter(tenant=world_a.tenant).count() == 1
 
 
+def finding_updates(model: type[BusinessFinding] | type[ClinicalFinding]) -> tuple[int, int]:
+    """(updates, HOT updates) of `model`'s table in this transaction, as PostgreSQL counts them."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
+            "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+            [model._meta.db_table] * 2,
+        )
+        updated, hot = cur.fetchone()
+    return int(updated), int(hot)
+
+
+def test_a_finding_seen_again_is_rewritten_in_place_and_a_status_change_is_not(
+    world_a: World, rules: dict[str, Rule]
+) -> None:
+    """A re-run writes only last_seen_at and last_seen_run_id on a finding it sees again. No index
+    covers them and the findings tables keep half of each page free (migration 0003), so PostgreSQL
+    updates the row in place (HOT: no new entry in any index); a resolve changes an indexed column."""
+    for model in (BusinessFinding, ClinicalFinding):
+        with connection.cursor() as cur:
+            cur.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
+            assert cur.fetchone()[0] == ["fillfactor=50"], model
+    vendor = phi_vendor(world_a)
+    audit(world_a, VENDOR_RULE)
+    before = finding_updates(BusinessFinding)
+    audit(world_a, VENDOR_RULE)
+    updated, hot = (now - then for now, then in zip(finding_updates(BusinessFinding), before, strict=True))
+    assert (updated, hot) == (1, 1)
+
+    factories.BusinessAssociateAgreementFactory.create(tenant=world_a.tenant, vendor=vendor)
+    before = finding_updates(BusinessFinding)
+    audit(world_a, VENDOR_RULE)
+    updated, hot = (now - then for now, then in zip(finding_updates(BusinessFinding), before, strict=True))
+    assert (updated, hot) == (1, 0)
+    assert business(world_a, VENDOR_RULE)[vendor.pk].status == FindingStatus.RESOLVED
+
+
 def test_a_pc_scoped_run_touches_only_that_pcs_findings(world_a: World, rules: dict[str, Rule]) -> None:
     msa0, msa1 = bad_msa(world_a, 0), bad_msa(world_a, 1)
     full = audit(world_a, MSA_RULE)
