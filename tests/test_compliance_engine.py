@@ -26,7 +26,15 @@ from django.utils import timezone
 from compliance import registry as registry_module
 from compliance import selectors, services
 from compliance.engine import execute_run, longest_first, rule_params
-from compliance.models import AuditRun, BusinessFinding, ClinicalFinding, FindingStatus, RuleSetting
+from compliance.models import (
+    FINDING_FILLFACTOR,
+    AuditRun,
+    BusinessFinding,
+    ClinicalFinding,
+    Finding,
+    FindingStatus,
+    RuleSetting,
+)
 from compliance.registry import REGISTRY, Rule, RuleInput, Severity
 from compliance.tasks import audit_after_change, audit_all_tenants, audit_on_demand, audit_tenant
 from management.models import BusinessAssociateAgreement, FeeBasis, ManagementServicesAgreement, Vendor
@@ -212,16 +220,24 @@ def test_fixing_the_data_resolves_the_finding_with_that_run_and_breaking_it_agai
     assert BusinessFinding.objects.filter(tenant=world_a.tenant).count() == 1
 
 
-def finding_updates(model: type[BusinessFinding] | type[ClinicalFinding]) -> tuple[int, int]:
-    """(updates, HOT updates) of `model`'s table in this transaction, as PostgreSQL counts them."""
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
-            "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
-            [model._meta.db_table] * 2,
-        )
-        updated, hot = cur.fetchone()
-    return int(updated), int(hot)
+def updates_of(model: type[Finding], act: Callable[[], Any]) -> tuple[int, int]:
+    """(updates, HOT updates) of `model`'s table while `act` runs, as PostgreSQL counts them in this
+    transaction."""
+
+    def counted() -> tuple[int, int]:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
+                "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+                [model._meta.db_table] * 2,
+            )
+            updated, hot = cur.fetchone()
+        return int(updated), int(hot)
+
+    before = counted()
+    act()
+    after = counted()
+    return after[0] - before[0], after[1] - before[1]
 
 
 def test_a_finding_seen_again_is_rewritten_in_place_and_a_status_change_is_not(
@@ -233,19 +249,13 @@ def test_a_finding_seen_again_is_rewritten_in_place_and_a_status_change_is_not(
     for model in (BusinessFinding, ClinicalFinding):
         with connection.cursor() as cur:
             cur.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table])
-            assert cur.fetchone()[0] == ["fillfactor=50"], model
+            assert cur.fetchone()[0] == [f"fillfactor={FINDING_FILLFACTOR}"], model
     vendor = phi_vendor(world_a)
     audit(world_a, VENDOR_RULE)
-    before = finding_updates(BusinessFinding)
-    audit(world_a, VENDOR_RULE)
-    updated, hot = (now - then for now, then in zip(finding_updates(BusinessFinding), before, strict=True))
-    assert (updated, hot) == (1, 1)
+    assert updates_of(BusinessFinding, lambda: audit(world_a, VENDOR_RULE)) == (1, 1)
 
     factories.BusinessAssociateAgreementFactory.create(tenant=world_a.tenant, vendor=vendor)
-    before = finding_updates(BusinessFinding)
-    audit(world_a, VENDOR_RULE)
-    updated, hot = (now - then for now, then in zip(finding_updates(BusinessFinding), before, strict=True))
-    assert (updated, hot) == (1, 0)
+    assert updates_of(BusinessFinding, lambda: audit(world_a, VENDOR_RULE)) == (1, 0)
     assert business(world_a, VENDOR_RULE)[vendor.pk].status == FindingStatus.RESOLVED
 
 
